@@ -1,0 +1,20 @@
+# One-command entry points (contract: ../shared/DESIGN.md). Every target installs what is missing first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: setup stack stack-down demo test
+
+setup:  ## virtualenv, Postgres server, Chromium, Kafka and Spark jars (idempotent)
+	@bash scripts/setup.sh
+
+stack: setup  ## start the local Kafka broker and Postgres in the background, schema applied
+	@$(PY) -m devstack up
+
+stack-down:  ## stop the local Kafka broker and Postgres
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "[stack] nothing to stop (no .venv)"; fi
+
+demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-C stops everything
+	@$(PY) -m devstack demo
+
+test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
+	@$(PY) -m pytest

@@ -1,0 +1,166 @@
+"""A Postgres cluster of the project's own (initdb / pg_ctl), with the role and database of DATABASE_URL."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg2
+from psycopg2 import sql
+
+from devstack.process import StackError, port_accepts
+
+log = logging.getLogger(__name__)
+
+
+def find_pg_bin() -> Path:
+    """The folder of the newest installed Postgres server binaries."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3])
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    raise StackError("no Postgres server found: run `make setup` (installs Debian's postgresql)")
+
+
+def parse_database_url(url: str) -> dict:
+    """host, port, user, password and database of a postgresql:// URL."""
+    parts = urlsplit(url)
+    database = unquote(parts.path.lstrip("/"))
+    if not (parts.hostname and parts.username and database):
+        raise StackError("DATABASE_URL needs a host, a user and a database name")
+    return {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username),
+        "password": unquote(parts.password or ""),
+        "dbname": database,
+    }
+
+
+class PostgresServer:
+    """A cluster in `state_dir`, serving the database of `database_url`; start/stop are idempotent."""
+
+    def __init__(self, database_url: str, state_dir: Path):
+        self.target = parse_database_url(database_url)
+        self.state_dir = state_dir
+        self.data_dir = state_dir / "data"
+        self.socket_dir = state_dir / "run"
+        self.log_file = state_dir / "postgres.log"
+
+    @property
+    def address(self) -> str:
+        return f"{self.target['host']}:{self.target['port']}"
+
+    def is_up(self) -> bool:
+        """True when the server port accepts connections."""
+        return port_accepts(self.target["host"], self.target["port"])
+
+    def start(self) -> bool:
+        """Create and start the cluster unless it is up; ensure role, database; True when started here."""
+        started = False
+        if not self.is_up():
+            self._init_cluster()
+            self._pg_ctl(
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {self.target['port']} -k {self.socket_dir} "
+                f"-c listen_addresses={self.target['host']}",
+            )
+            started = True
+        if self.socket_dir.exists():
+            self._ensure_role_and_database()
+        return started
+
+    def stop(self) -> bool:
+        """Stop the cluster of this folder; True when it was running."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        self._pg_ctl("stop", "-w", "-m", "fast")
+        return True
+
+    def _run_as_owner(self, args: list[str]) -> subprocess.CompletedProcess:
+        # initdb and postgres refuse to run as root: run them as the `postgres` system user.
+        if os.geteuid() == 0:
+            args = ["runuser", "-u", "postgres", "--", *args]
+        return subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    def _pg_ctl(self, *args: str) -> None:
+        result = self._run_as_owner([str(find_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), *args])
+        if result.returncode != 0:
+            raise StackError(
+                f"pg_ctl {args[0]} failed: {result.stdout}{result.stderr} (log: {self.log_file})"
+            )
+
+    def _init_cluster(self) -> None:
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            for path in (self.state_dir, self.socket_dir):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+            self._check_reachable_by_postgres()
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        log.info("creating a Postgres cluster in %s", self.data_dir)
+        result = self._run_as_owner(
+            [
+                str(find_pg_bin() / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ]
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed: {result.stdout}{result.stderr}")
+
+    def _check_reachable_by_postgres(self) -> None:
+        result = self._run_as_owner(["test", "-w", str(self.state_dir)])
+        if result.returncode != 0:
+            raise StackError(
+                f"the postgres user cannot reach {self.state_dir}: "
+                "every parent folder must be world-executable (chmod o+x)"
+            )
+
+    def _ensure_role_and_database(self) -> None:
+        # The local socket trusts the superuser, so no password is needed for this step.
+        admin = psycopg2.connect(
+            host=str(self.socket_dir), port=self.target["port"], user="postgres", dbname="postgres"
+        )
+        admin.autocommit = True
+        user, password, dbname = self.target["user"], self.target["password"], self.target["dbname"]
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                sql.SQL("{} ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.SQL(verb), sql.Identifier(user), sql.Literal(password)
+                )
+            )
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(dbname), sql.Identifier(user)
+                    )
+                )
+        admin.close()

@@ -1,0 +1,28 @@
+"""Applies the numbered, idempotent files of sql/ to a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+
+from common.settings import REPO_ROOT, libpq_url
+
+SQL_DIR = REPO_ROOT / "sql"
+
+
+def schema_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+    """The schema files in the order they apply: 001_..., 002_..., (examples.sql is not one)."""
+    return sorted(p for p in sql_dir.glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def apply_schema(database_url: str, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply every schema file in one transaction; return their names."""
+    connection = psycopg2.connect(libpq_url(database_url))
+    try:
+        with connection, connection.cursor() as cursor:
+            for path in schema_files(sql_dir):
+                cursor.execute(path.read_text())
+    finally:
+        connection.close()
+    return [p.name for p in schema_files(sql_dir)]

@@ -1,0 +1,1 @@
+"""The producer: polls Finnhub (or a synthetic market) and publishes contract messages to Kafka."""

@@ -1,0 +1,98 @@
+"""Publishing contract messages and dead letters to Kafka with kafka-python."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from common.contract import encode_key, encode_message
+
+log = logging.getLogger(__name__)
+
+TOPIC_PARTITIONS = 3
+
+
+def build_dead_letter(*, source: str, symbol: str | None, raw, reason: str, now_ms: int) -> dict:
+    """A dead-letter record: the raw input as it came, where from, and why it was rejected."""
+    return {"source": source, "symbol": symbol, "reason": reason, "raw": raw, "rejected_at": now_ms}
+
+
+def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = TOPIC_PARTITIONS) -> None:
+    """Create the topics that do not exist yet."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="stock-producer-admin")
+    try:
+        missing = [t for t in topics if t not in set(admin.list_topics())]
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+                log.info("created topic %s with %d partitions", topic, partitions)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+class Publisher:
+    """Sends messages with acks=all and batching; counts what was delivered and what failed."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, dlq_topic: str):
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self._bootstrap_servers = bootstrap_servers
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+        self.delivered = 0
+        self.failed = 0
+        self.dead_lettered = 0
+
+    def connect(self) -> None:
+        """Create the topics when missing and open the producer."""
+        ensure_topics(self._bootstrap_servers, [self.topic, self.dlq_topic])
+        self._producer = KafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id="stock-producer",
+            acks="all",
+            retries=10,
+            linger_ms=20,
+            compression_type="gzip",
+            max_in_flight_requests_per_connection=1,
+        )
+
+    def publish(self, message: dict) -> None:
+        """Queue one contract message on the main topic, keyed by symbol."""
+        future = self._producer.send(self.topic, key=encode_key(message), value=encode_message(message))
+        future.add_callback(self._on_delivered).add_errback(self._on_failed, message["id"])
+
+    def dead_letter(self, record: dict) -> None:
+        """Queue one rejected input on the dead-letter topic."""
+        value = json.dumps(record, default=str).encode("utf-8")
+        key = (record.get("symbol") or "").encode("utf-8") or None
+        future = self._producer.send(self.dlq_topic, key=key, value=value)
+        future.add_errback(self._on_failed, "dead letter")
+        self.dead_lettered += 1
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until everything queued is delivered or has failed."""
+        if self._producer is not None:
+            self._producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        """Flush and close the connection."""
+        if self._producer is not None:
+            self.flush()
+            self._producer.close()
+            self._producer = None
+
+    def _on_delivered(self, _metadata) -> None:
+        with self._lock:
+            self.delivered += 1
+
+    def _on_failed(self, error: Exception, what: str) -> None:
+        with self._lock:
+            self.failed += 1
+        log.warning("delivery of %s failed: %s", what, error)

@@ -1,0 +1,1 @@
+"""The streaming job: Kafka -> Spark Structured Streaming windowed aggregates -> Postgres."""

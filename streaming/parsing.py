@@ -1,0 +1,99 @@
+"""Kafka records -> typed contract events, or a rejection reason for each record that is not one."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from common.contract import MESSAGE_FIELDS, SOURCES, SYMBOL_PATTERN
+
+SPARK_TYPES = {"string": T.StringType(), "double": T.DoubleType(), "long": T.LongType()}
+CORRUPT_COLUMN = "_corrupt_record"
+RAW_VALUE_LIMIT = 4096  # characters of a rejected value kept in rejected_events
+
+# event_time must be a real exchange time in epoch milliseconds: 2000-01-01 .. 2100-01-01.
+EARLIEST_EVENT_MS = 946_684_800_000
+LATEST_EVENT_MS = 4_102_444_800_000
+
+
+def message_schema() -> T.StructType:
+    """The Spark schema of a contract message, from the shared contract, plus the corrupt-record slot."""
+    fields = [T.StructField(f.name, SPARK_TYPES[f.kind], True) for f in MESSAGE_FIELDS]
+    return T.StructType(fields + [T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
+
+
+def _is_finite(column: Column) -> Column:
+    return ~F.isnan(column) & (F.abs(column) < F.lit(float("inf")))
+
+
+def _rejection_reason(raw: Column, message: Column) -> Column:
+    """The first thing wrong with a record, or null when it is a valid contract message."""
+    checks: list[tuple[Column, str | Column]] = [
+        (raw.isNull(), "empty value"),
+        (F.json_object_keys(raw).isNull(), "not a valid JSON object"),
+    ]
+    for field in MESSAGE_FIELDS:
+        parsed = message[field.name]
+        present = F.get_json_object(raw, f"$.{field.name}").isNotNull()
+        checks.append((parsed.isNull() & present, f"{field.name} has the wrong type"))
+        if field.required:
+            checks.append((parsed.isNull(), f"missing field {field.name}"))
+    price, volume = message["price"], message["volume"]
+    checks += [
+        (~_is_finite(price) | (price <= 0), "price is not a finite positive number"),
+        (volume.isNotNull() & (~_is_finite(volume) | (volume < 0)), "volume is not a finite number >= 0"),
+        (~message["symbol"].rlike(SYMBOL_PATTERN.pattern), "symbol is not a ticker"),
+        (
+            ~message["event_time"].between(EARLIEST_EVENT_MS, LATEST_EVENT_MS),
+            "event_time is not epoch milliseconds between 2000 and 2100",
+        ),
+        (~message["source"].isin(*SOURCES), "unknown source"),
+    ]
+    first, *rest = checks
+    chain = F.when(first[0], F.lit(first[1]))
+    return reduce(lambda acc, check: acc.when(check[0], F.lit(check[1])), rest, chain)
+
+
+def parse_records(records: DataFrame) -> DataFrame:
+    """Kafka rows (topic, partition, offset, value) -> the message fields and a reason column."""
+    message = F.from_json(
+        F.col("raw_value"),
+        message_schema(),
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN},
+    )
+    return (
+        records.select("topic", "partition", "offset", F.col("value").cast("string").alias("raw_value"))
+        .withColumn("message", message)
+        .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("message")))
+        .select(
+            "topic",
+            "partition",
+            "offset",
+            "raw_value",
+            "reason",
+            *[F.col("message")[f.name].alias(f.name) for f in MESSAGE_FIELDS],
+        )
+    )
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """The records that are valid contract messages, with an event-time timestamp."""
+    # event_ts only after the filter: on garbage, timestamp_millis could overflow.
+    return parsed.where(F.col("reason").isNull()).select(
+        "id", "symbol", "price", "volume", "event_time", F.timestamp_millis("event_time").alias("event_ts")
+    )
+
+
+def rejected_records(parsed: DataFrame) -> DataFrame:
+    """The records that are not, in the shape of the rejected_events table."""
+    return parsed.where(F.col("reason").isNotNull()).select(
+        "topic",
+        "partition",
+        F.col("offset").alias("kafka_offset"),
+        # Postgres text cannot hold NUL characters.
+        F.regexp_replace(F.substring("raw_value", 1, RAW_VALUE_LIMIT), "\\x00", "\ufffd").alias("raw_value"),
+        "reason",
+    )

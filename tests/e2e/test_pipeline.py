@@ -1,0 +1,79 @@
+"""The whole pipeline: synthetic producer -> Kafka -> Spark (--available-now) -> Postgres -> webapp."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+
+import pytest
+
+from devstack.process import free_port, port_accepts
+from tests.helpers import read_messages, run_module
+from tests.reference import assert_rows_match, reference_aggregates
+
+SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
+
+
+@pytest.fixture
+def webapp(pipeline_env):
+    """`python -m webapp` on a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "--port", str(port)],
+        env=pipeline_env("unused-by-the-webapp"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not port_accepts("127.0.0.1", port):
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def table_rows(db):
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, "
+            "avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at "
+            "FROM stock_aggregates"
+        )
+        names = [d.name for d in cursor.description]
+        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    return {(r.pop("symbol"), r.pop("window_start"), r.pop("window_end")): r for r in rows}
+
+
+def test_published_events_reach_the_api_exactly(stack, db, topic_factory, pipeline_env, webapp):
+    topic = topic_factory("e2e")
+    env = pipeline_env(topic)
+    run_module("producer", "--source", "synthetic", "--cycles", "6", "--interval", "0.2", "--seed", "5", env=env)
+    published = read_messages(stack.bootstrap_servers, topic)
+    assert len(published) == 6 * len(SYMBOLS)
+
+    result = run_module("streaming", "--available-now", env=env)
+    assert "aggregates-1m batch 0" in result.stderr
+
+    expected = reference_aggregates(published, [60, 300])
+    assert_rows_match(table_rows(db), expected)
+
+    latest = get_json(f"{webapp}/api/latest?window=1m")
+    assert sorted(row["symbol"] for row in latest) == sorted(SYMBOLS)
+    for row in latest:
+        key = (row["symbol"], datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"]))
+        newest_start = max(k[1] for k in expected if k[0] == row["symbol"] and (k[2] - k[1]).seconds == 60)
+        assert key[1] == newest_start
+        want = expected[key]
+        assert row["event_count"] == want["event_count"]
+        assert row["close_price"] == want["close_price"] and row["open_price"] == want["open_price"]
+        assert row["volume"] == want["volume"]
+        assert row["vwap"] == pytest.approx(want["vwap"], rel=1e-9)
+
+    health = get_json(f"{webapp}/healthz")
+    assert health["status"] == "ok" and health["newest_row_age_seconds"] < 300

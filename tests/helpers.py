@@ -1,0 +1,48 @@
+"""Helpers for tests that run the pipeline's processes and read Kafka back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from kafka import KafkaConsumer, TopicPartition
+
+from common.settings import REPO_ROOT
+
+
+def run_module(module: str, *args: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m module args`, capturing its output; fail the test with that output on error."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, f"{module} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) currently in the topic, read back from the broker."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records = []
+        while any(consumer.position(p) < end[p] for p in partitions):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend((r.key, r.value) for r in batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def read_messages(bootstrap_servers: str, topic: str) -> list[dict]:
+    """The topic's values decoded as JSON."""
+    return [json.loads(value) for _, value in read_topic(bootstrap_servers, topic)]

@@ -1,0 +1,134 @@
+"""The job's transforms on static DataFrames in a real local Spark session, against the
+independent plain-Python reference."""
+
+import json
+import random
+from datetime import timezone
+
+import pytest
+
+from streaming.aggregation import AGGREGATE_COLUMNS, aggregate_windows, deduplicate_events
+from streaming.parsing import parse_records, rejected_records, valid_events
+from tests.reference import assert_rows_match, reference_aggregates
+
+MINUTE = 60_000
+BASE = 1_763_000_040_000  # a whole minute
+
+
+def as_records(spark, values):
+    """Kafka-shaped rows (topic, partition, offset, value) for the given raw values."""
+    rows = [("t", 0, offset, None if v is None else v.encode("utf-8")) for offset, v in enumerate(values)]
+    return spark.createDataFrame(rows, "topic string, partition int, offset long, value binary")
+
+
+def sample_events():
+    """Trades with volume, quotes without, duplicates, equal event times, gaps between windows."""
+    rng = random.Random(3)
+    events = []
+    for n in range(400):
+        symbol = rng.choice(["AAPL", "MSFT", "NVDA"])
+        minute = rng.choice([0, 1, 2, 4, 7, 11])  # gaps: minutes 3, 5, 6, 8-10 have no events
+        event_time = BASE + minute * MINUTE + rng.randrange(0, MINUTE, 250)  # many equal times
+        is_trade = rng.random() < 0.7
+        events.append(
+            {
+                "id": f"{symbol}-{n}",
+                "symbol": symbol,
+                "price": round(rng.uniform(90, 110), 2),
+                "volume": float(rng.randint(1, 500)) if is_trade else None,
+                "event_time": event_time,
+                "source": "synthetic" if is_trade else "finnhub",
+                "ingested_at": event_time + 5,
+            }
+        )
+    # Resends: same id, same content; a symbol whose only window has quotes without volume.
+    events += [dict(e) for e in rng.sample(events, 40)]
+    events.append({"id": "q1", "symbol": "TSLA", "price": 250.0, "volume": None, "event_time": BASE,
+                   "source": "finnhub", "ingested_at": BASE})
+    rng.shuffle(events)
+    return events
+
+
+def collect_by_key(frame):
+    rows = {}
+    for row in frame.collect():
+        values = row.asDict()
+        for column in ("window_start", "window_end", "first_event_at", "last_event_at"):
+            values[column] = values[column].replace(tzinfo=timezone.utc)  # the session runs in UTC
+        rows[(values.pop("symbol"), values.pop("window_start"), values.pop("window_end"))] = values
+    return rows
+
+
+@pytest.mark.parametrize("windows", [["1 minute"], ["5 minutes"], ["1 minute", "5 minutes", "15 minutes"]])
+def test_aggregates_equal_the_reference(spark, windows):
+    events = sample_events()
+    parsed = parse_records(as_records(spark, [json.dumps(e) for e in events]))
+    deduplicated = deduplicate_events(valid_events(parsed), "10 minutes")
+    actual = {}
+    for window in windows:
+        frame = aggregate_windows(deduplicated, window)
+        assert tuple(frame.columns) == AGGREGATE_COLUMNS
+        actual.update(collect_by_key(frame))
+    seconds = [int(w.split()[0]) * 60 for w in windows]
+    expected = reference_aggregates(events, seconds)
+    assert_rows_match(actual, expected)
+    assert actual[("TSLA", *next(k[1:] for k in expected if k[0] == "TSLA"))]["vwap"] is None
+
+
+def test_open_and_close_break_time_ties_by_id(spark):
+    same_time = BASE + 1000
+    events = [
+        {"id": "b", "symbol": "AAPL", "price": 2.0, "event_time": same_time},
+        {"id": "a", "symbol": "AAPL", "price": 1.0, "event_time": same_time},
+        {"id": "c", "symbol": "AAPL", "price": 3.0, "event_time": same_time},
+    ]
+    values = [json.dumps({**e, "volume": None, "source": "replay", "ingested_at": BASE}) for e in events]
+    row = aggregate_windows(valid_events(parse_records(as_records(spark, values))), "1 minute").first()
+    assert (row.open_price, row.close_price, row.event_count) == (1.0, 3.0, 3)
+
+
+GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": BASE, "source": "synthetic",
+        "ingested_at": BASE}
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (None, "empty value"),
+        ("not json at all", "not a valid JSON object"),
+        ("[1, 2, 3]", "not a valid JSON object"),
+        ('"a string"', "not a valid JSON object"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "price"}), "missing field price"),
+        (json.dumps({**GOOD, "price": None}), "missing field price"),
+        (json.dumps({**GOOD, "price": "10.5"}), "price has the wrong type"),
+        (json.dumps({**GOOD, "event_time": "soon"}), "event_time has the wrong type"),
+        (json.dumps({**GOOD, "event_time": 1.5}), "event_time has the wrong type"),
+        (json.dumps({**GOOD, "volume": {"n": 1}}), "volume has the wrong type"),
+        ('{"id":"x","symbol":"AAPL","price":NaN,"volume":3,"event_time":%d,"source":"synthetic",'
+         '"ingested_at":%d}' % (BASE, BASE), "not a valid JSON object"),  # NaN is not JSON
+        (json.dumps({**GOOD, "price": "NaN"}), "price is not a finite positive number"),
+        (json.dumps(GOOD).replace("10.5", "1e400"), "price is not a finite positive number"),
+        (json.dumps({**GOOD, "price": 0}), "price is not a finite positive number"),
+        (json.dumps({**GOOD, "price": -1}), "price is not a finite positive number"),
+        (json.dumps({**GOOD, "volume": -1}), "volume is not a finite number >= 0"),
+        (json.dumps({**GOOD, "symbol": "<script>"}), "symbol is not a ticker"),
+        (json.dumps({**GOOD, "event_time": 42}), "event_time is not epoch milliseconds between 2000 and 2100"),
+        (json.dumps({**GOOD, "event_time": 9_223_372_036_854_775_807}),
+         "event_time is not epoch milliseconds between 2000 and 2100"),
+        (json.dumps({**GOOD, "source": "moon"}), "unknown source"),
+        (json.dumps(GOOD), None),
+        (json.dumps({**GOOD, "volume": None, "open": 1.0, "extra": "ignored"}), None),
+    ],
+)
+def test_each_bad_record_gets_its_reason(spark, raw, reason):
+    parsed = parse_records(as_records(spark, [raw]))
+    assert parsed.first().reason == reason
+    assert valid_events(parsed).count() == (1 if reason is None else 0)
+
+
+def test_rejected_records_keep_a_bounded_raw_value(spark):
+    huge = json.dumps({**GOOD, "price": "x" * 200_000})
+    row = rejected_records(parse_records(as_records(spark, [huge, "\x00 nul"]))).collect()
+    assert [r.reason for r in row] == ["price has the wrong type", "not a valid JSON object"]
+    assert len(row[0].raw_value) == 4096
+    assert "\x00" not in row[1].raw_value

@@ -1,0 +1,27 @@
+import pytest
+
+from streaming.__main__ import parse_args
+from streaming.job import duration_label, parse_duration
+
+
+@pytest.mark.parametrize(
+    "text, normal, label",
+    [("1 minute", "1 minute", "1m"), ("5 minutes", "5 minutes", "5m"), ("30 seconds", "30 seconds", "30s"),
+     (" 1 hours ", "1 hour", "1h")],
+)
+def test_durations(text, normal, label):
+    assert parse_duration(text) == normal
+    assert duration_label(normal) == label
+
+
+@pytest.mark.parametrize("text", ["", "5", "0 minutes", "five minutes", "1 fortnight"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_command_line_defaults_and_overrides():
+    assert parse_args([]).windows == ("1 minute", "5 minutes")
+    options = parse_args(["--windows", "1 minute, 15 minutes", "--available-now", "--watermark", "30 seconds"])
+    assert options.windows == ("1 minute", "15 minutes")
+    assert options.available_now and options.watermark == "30 seconds"

@@ -1,0 +1,35 @@
+"""The web viewer: a JSON API over stock_aggregates and a live page that polls it."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from common.settings import load_settings
+from webapp import api, db, pages
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS)."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # keep the table's column order in answers
+    app.config.update(POLL_SECONDS=5)
+    if not config or "DATABASE_URL" not in config:
+        app.config["DATABASE_URL"] = load_settings().database_url
+    app.config.update(config or {})
+    db.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.after_request
+    def add_security_headers(response):
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return app
