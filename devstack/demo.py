@@ -23,8 +23,13 @@ PROCESSES = {
 def _relay(name: str, stream) -> None:
     """Copy a child's output to ours, each line prefixed with the child's name."""
     for line in stream:
-        sys.stdout.write(f"[{name:9}] {line}")
-        sys.stdout.flush()
+        # Keep draining even when our own output is gone (a closed pipe): a child that cannot
+        # write its logs cannot shut down.
+        try:
+            sys.stdout.write(f"[{name:9}] {line}")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def run_demo(stack) -> int:
