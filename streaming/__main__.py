@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from common.settings import SettingsError, load_settings
 from streaming.job import JobOptions, parse_duration, start_queries
@@ -63,6 +64,14 @@ def parse_args(argv) -> JobOptions:
     )
 
 
+def stop_after_batch(query, timeout: float = 120.0) -> None:
+    """Stop a query between micro-batches, so the batch in flight is written, not interrupted."""
+    deadline = time.monotonic() + timeout
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    query.stop()
+
+
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 1 when a query failed, 2 on bad configuration."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -95,7 +104,7 @@ def main(argv=None) -> int:
                 break
     finally:
         for query in queries:
-            query.stop()
+            stop_after_batch(query)
     failed = [q for q in queries if q.exception() is not None]
     for query in failed:
         log.error("query %s failed: %s", query.name, str(query.exception()).splitlines()[0])

@@ -39,6 +39,8 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
         # is fixed in the checkpoint at the first start.
         .config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
         .config("spark.sql.streaming.stateStore.providerClass", ROCKSDB_PROVIDER)
+        # Commit only the changes of each batch instead of a full RocksDB snapshot.
+        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")  # not used by streaming queries
         # In update mode a batch without new data only evicts expired state, which the next

@@ -8,12 +8,28 @@ import urllib.request
 from datetime import datetime
 
 import pytest
+from kafka import KafkaProducer
 
 from devstack.process import free_port, port_accepts
 from tests.helpers import read_messages, run_module
 from tests.reference import assert_rows_match, reference_aggregates
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
+GARBAGE = {
+    b"not json": "not a valid JSON object",
+    b'{"id": "x", "symbol": "AAPL"}': "missing field price",
+    b'{"id":"y","symbol":"AAPL","price":-1,"event_time":1763000000000,"source":"replay","ingested_at":1}':
+        "price is not a finite positive number",
+}
+
+
+def publish_raw(bootstrap_servers, topic, values):
+    """Put raw values on the topic, as a broken producer would."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers)
+    for value in values:
+        producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
 
 
 @pytest.fixture
@@ -56,12 +72,16 @@ def test_published_events_reach_the_api_exactly(stack, db, topic_factory, pipeli
     run_module("producer", "--source", "synthetic", "--cycles", "6", "--interval", "0.2", "--seed", "5", env=env)
     published = read_messages(stack.bootstrap_servers, topic)
     assert len(published) == 6 * len(SYMBOLS)
+    publish_raw(stack.bootstrap_servers, topic, GARBAGE)
 
     result = run_module("streaming", "--available-now", env=env)
     assert "aggregates-1m batch 0" in result.stderr
 
     expected = reference_aggregates(published, [60, 300])
     assert_rows_match(table_rows(db), expected)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT reason FROM rejected_events WHERE topic = %s ORDER BY reason", (topic,))
+        assert [r for (r,) in cursor.fetchall()] == sorted(GARBAGE.values())
 
     latest = get_json(f"{webapp}/api/latest?window=1m")
     assert sorted(row["symbol"] for row in latest) == sorted(SYMBOLS)

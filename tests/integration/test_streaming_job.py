@@ -1,0 +1,43 @@
+"""The streaming job as a long-running process: SIGTERM lets the batch in flight finish."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from common.settings import REPO_ROOT
+from tests.helpers import run_module
+
+
+def wait_for_line(path, text, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return
+        assert process.poll() is None, path.read_text()
+        time.sleep(0.2)
+    raise AssertionError(f"no {text!r} in:\n{path.read_text()}")
+
+
+def test_sigterm_stops_between_batches_and_exits_zero(stack, db, topic_factory, pipeline_env, tmp_path):
+    topic = topic_factory("sigterm")
+    env = pipeline_env(topic)
+    run_module("producer", "--source", "synthetic", "--cycles", "2", "--interval", "0.1", env=env)
+    log_file = tmp_path / "streaming.log"
+    with log_file.open("w") as log:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "streaming", "--trigger", "1 second"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_line(log_file, "aggregates-1m batch 0", job)
+            job.send_signal(signal.SIGTERM)
+            assert job.wait(timeout=120) == 0, log_file.read_text()
+        finally:
+            job.kill()
+    output = log_file.read_text()
+    assert "INFO streaming: stopped" in output
+    assert "Traceback" not in output and "InterruptedException" not in output
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM stock_aggregates WHERE window_end - window_start = '1 minute'")
+        assert cursor.fetchone()[0] >= 8

@@ -1,0 +1,79 @@
+"""The webapp against a real Postgres seeded per test."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from webapp import create_app
+
+START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+
+
+def seed(db, symbol, start, minutes, close):
+    with db.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
+            " close_price, avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at)"
+            " VALUES (%s, %s, %s, 1, %s, 1, %s, 1, NULL, 1, NULL, NULL, %s, %s)",
+            (symbol, start, start + timedelta(minutes=minutes), close, close, start, start),
+        )
+
+
+@pytest.fixture
+def client(stack, db):
+    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True})
+    return app.test_client()
+
+
+def test_latest_gives_the_newest_row_of_the_window_size_per_symbol(client, db):
+    seed(db, "AAPL", START, 1, 10.0)
+    seed(db, "AAPL", START + timedelta(minutes=1), 1, 11.0)
+    seed(db, "AAPL", START, 5, 12.0)
+    seed(db, "MSFT", START, 1, 20.0)
+    rows = client.get("/api/latest?window=1m").get_json()
+    assert [(r["symbol"], r["close_price"], r["window_start"]) for r in rows] == [
+        ("AAPL", 11.0, "2026-11-20T14:31:00Z"),
+        ("MSFT", 20.0, "2026-11-20T14:30:00Z"),
+    ]
+    assert list(rows[0])[:3] == ["symbol", "window_start", "window_end"]
+    assert [r["close_price"] for r in client.get("/api/latest?window=5m").get_json()] == [12.0]
+    assert client.get("/api/latest?window=15m").get_json() == []
+
+
+@pytest.mark.parametrize("window", ["2m", "1m'; DROP TABLE stock_aggregates; --", ""])
+def test_a_bad_window_is_a_400_naming_the_parameter(client, window):
+    response = client.get("/api/latest", query_string={"window": window})
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == "window"
+
+
+def test_health_reports_the_age_of_the_newest_row(client, db):
+    assert client.get("/healthz").get_json()["newest_row_at"] is None
+    seed(db, "AAPL", START, 1, 10.0)
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["newest_row_age_seconds"] >= 0
+
+
+def test_health_is_503_when_the_database_is_unreachable(stack):
+    app = create_app({"DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none", "TESTING": True})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "pw" not in response.get_data(as_text=True)
+
+
+def test_page_is_served_with_security_headers_and_no_inline_script(client):
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert 'data-poll-seconds="5"' in page
+    assert "<script>" not in page and "/static/app.js" in page
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_symbols_are_returned_as_data_never_as_markup(client, db):
+    seed(db, "<SCRIPT>", START, 1, 1.0)
+    response = client.get("/api/latest")
+    assert response.mimetype == "application/json"
+    assert response.get_json()[0]["symbol"] == "<SCRIPT>"
