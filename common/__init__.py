@@ -1,1 +1,1 @@
-"""What the producer, the streaming job and the webapp must agree on: the message contract and settings."""
+"""What the producer, the streaming job and the webapp must agree on: message contract, topics, settings."""

@@ -6,35 +6,16 @@ import json
 import logging
 import threading
 
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka import KafkaProducer
 
 from common.contract import encode_key, encode_message
+from common.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-
-TOPIC_PARTITIONS = 3
-
 
 def build_dead_letter(*, source: str, symbol: str | None, raw, reason: str, now_ms: int) -> dict:
     """A dead-letter record: the raw input as it came, where from, and why it was rejected."""
     return {"source": source, "symbol": symbol, "reason": reason, "raw": raw, "rejected_at": now_ms}
-
-
-def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = TOPIC_PARTITIONS) -> None:
-    """Create the topics that do not exist yet."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="stock-producer-admin")
-    try:
-        missing = [t for t in topics if t not in set(admin.list_topics())]
-        for topic in missing:
-            try:
-                admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-                log.info("created topic %s with %d partitions", topic, partitions)
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
 
 
 class Publisher:

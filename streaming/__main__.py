@@ -10,6 +10,7 @@ import threading
 import time
 
 from common.settings import SettingsError, load_settings
+from common.topics import ensure_topics
 from streaming.job import JobOptions, parse_duration, start_queries
 from streaming.session import build_spark_session
 
@@ -83,11 +84,11 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return 2
 
+    spark = build_spark_session()
+    # After the session: pyspark installs a SIGINT handler that cancels every running job.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-
-    spark = build_spark_session()
     log.info(
         "reading %s from %s; windows %s, watermark %s, %s",
         settings.kafka_topic,
@@ -96,6 +97,8 @@ def main(argv=None) -> int:
         options.watermark,
         "until caught up" if options.available_now else f"trigger every {options.trigger}",
     )
+    # Reading a topic that does not exist yet would fail the queries: the job may start first.
+    ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_topic])
     queries = start_queries(spark, settings, options)
     try:
         while not stop.is_set() and any(q.isActive for q in queries):

@@ -16,7 +16,7 @@ from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
 from devstack.postgres import PostgresServer
 from devstack.process import free_port, is_port_free
 from devstack.schema import apply_schema
-from producer.publisher import ensure_topics
+from common.topics import ensure_topics
 
 @dataclass(frozen=True)
 class Stack:

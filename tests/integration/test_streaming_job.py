@@ -1,9 +1,12 @@
-"""The streaming job as a long-running process: SIGTERM lets the batch in flight finish."""
+"""The streaming job as a long-running process: SIGTERM or Ctrl-C lets the batch in flight finish."""
 
 import signal
 import subprocess
 import sys
 import time
+import uuid
+
+import pytest
 
 from common.settings import REPO_ROOT
 from tests.helpers import run_module
@@ -19,7 +22,8 @@ def wait_for_line(path, text, process, timeout=120):
     raise AssertionError(f"no {text!r} in:\n{path.read_text()}")
 
 
-def test_sigterm_stops_between_batches_and_exits_zero(stack, db, topic_factory, pipeline_env, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_lets_the_batch_finish_and_exits_zero(stack, db, topic_factory, pipeline_env, tmp_path, signum):
     topic = topic_factory("sigterm")
     env = pipeline_env(topic)
     run_module("producer", "--source", "synthetic", "--cycles", "2", "--interval", "0.1", env=env)
@@ -31,7 +35,7 @@ def test_sigterm_stops_between_batches_and_exits_zero(stack, db, topic_factory, 
         )
         try:
             wait_for_line(log_file, "aggregates-1m batch 0", job)
-            job.send_signal(signal.SIGTERM)
+            job.send_signal(signum)
             assert job.wait(timeout=120) == 0, log_file.read_text()
         finally:
             job.kill()
@@ -41,3 +45,12 @@ def test_sigterm_stops_between_batches_and_exits_zero(stack, db, topic_factory, 
     with db.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM stock_aggregates WHERE window_end - window_start = '1 minute'")
         assert cursor.fetchone()[0] >= 8
+
+
+def test_the_job_can_start_before_the_topic_exists(stack, db, pipeline_env):
+    topic = f"test-not-yet-{uuid.uuid4().hex[:8]}"
+    result = run_module("streaming", "--available-now", env=pipeline_env(topic))
+    assert "INFO streaming: stopped" in result.stderr
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM stock_aggregates")
+        assert cursor.fetchone()[0] == 0
