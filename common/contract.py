@@ -53,6 +53,12 @@ def quote_message_id(symbol: str, quote_time_seconds: int) -> str:
     return f"{symbol}:q:{quote_time_seconds}"
 
 
+def trade_message_id(symbol: str, time_ms: int, price: float, volume, occurrence: int) -> str:
+    """Identity of a websocket trade, which has no id of its own: what it says, plus how many equal
+    trades came before it in the same frame, so genuinely repeated trades stay distinct."""
+    return f"{symbol}:t:{time_ms}:{price!r}:{volume!r}:{occurrence}"
+
+
 def build_quote_message(symbol: str, quote: dict, ingested_at_ms: int) -> dict:
     """Turn a validated Finnhub /quote answer into a contract message."""
     message = {

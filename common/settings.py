@@ -20,6 +20,10 @@ DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFL
 DEFAULTS = {
     "FINNHUB_API_KEY": "",
     "FINNHUB_BASE_URL": "https://finnhub.io/api/v1",
+    "FINNHUB_WS_URL": "wss://ws.finnhub.io",
+    "FINNHUB_MAX_CALLS_PER_MINUTE": "60",
+    "FINNHUB_MAX_CALLS_PER_SECOND": "30",
+    "FINNHUB_TIMEOUT_SECONDS": "10",
     "SYMBOLS": ",".join(DEFAULT_SYMBOLS),
     "POLL_INTERVAL_SECONDS": "60",
     "KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
@@ -42,6 +46,17 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     if bad:
         raise SettingsError(f"SYMBOLS: not a ticker: {', '.join(bad)}")
     return symbols
+
+
+def parse_positive_int(name: str, text: str) -> int:
+    """Parse a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}: not a whole number: {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name}: must be at least 1, got {value}")
+    return value
 
 
 def parse_positive_seconds(name: str, text: str) -> float:
@@ -76,6 +91,10 @@ class Settings:
 
     finnhub_api_key: str = dataclasses.field(repr=False)
     finnhub_base_url: str
+    finnhub_ws_url: str
+    finnhub_max_calls_per_minute: int
+    finnhub_max_calls_per_second: int
+    finnhub_timeout_seconds: float
     symbols: tuple[str, ...]
     poll_interval_seconds: float
     kafka_bootstrap_servers: str
@@ -88,6 +107,10 @@ class Settings:
         key = "***" if self.finnhub_api_key else "''"
         return (
             f"Settings(finnhub_api_key={key}, finnhub_base_url={self.finnhub_base_url!r}, "
+            f"finnhub_ws_url={self.finnhub_ws_url!r}, "
+            f"finnhub_max_calls_per_minute={self.finnhub_max_calls_per_minute}, "
+            f"finnhub_max_calls_per_second={self.finnhub_max_calls_per_second}, "
+            f"finnhub_timeout_seconds={self.finnhub_timeout_seconds}, "
             f"symbols={self.symbols!r}, poll_interval_seconds={self.poll_interval_seconds!r}, "
             f"kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, "
             f"kafka_topic={self.kafka_topic!r}, kafka_dlq_topic={self.kafka_dlq_topic!r}, "
@@ -136,6 +159,16 @@ def build_settings(values: Mapping[str, str]) -> Settings:
     settings = dict(
         finnhub_api_key=values.get("FINNHUB_API_KEY", "").strip(),
         finnhub_base_url=take("FINNHUB_BASE_URL", required("FINNHUB_BASE_URL")),
+        finnhub_ws_url=take("FINNHUB_WS_URL", required("FINNHUB_WS_URL")),
+        finnhub_max_calls_per_minute=take(
+            "FINNHUB_MAX_CALLS_PER_MINUTE", lambda t: parse_positive_int("FINNHUB_MAX_CALLS_PER_MINUTE", t)
+        ),
+        finnhub_max_calls_per_second=take(
+            "FINNHUB_MAX_CALLS_PER_SECOND", lambda t: parse_positive_int("FINNHUB_MAX_CALLS_PER_SECOND", t)
+        ),
+        finnhub_timeout_seconds=take(
+            "FINNHUB_TIMEOUT_SECONDS", lambda t: parse_positive_seconds("FINNHUB_TIMEOUT_SECONDS", t)
+        ),
         symbols=take("SYMBOLS", parse_symbols),
         poll_interval_seconds=take(
             "POLL_INTERVAL_SECONDS", lambda t: parse_positive_seconds("POLL_INTERVAL_SECONDS", t)

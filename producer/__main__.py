@@ -1,4 +1,4 @@
-"""`python -m producer`: publish stock events to Kafka from Finnhub or a synthetic market."""
+"""`python -m producer`: publish stock events to Kafka from Finnhub, a synthetic market or a file."""
 
 from __future__ import annotations
 
@@ -7,16 +7,22 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from kafka.errors import KafkaError
 
 from common.settings import SettingsError, load_settings, parse_positive_seconds, parse_symbols
+from producer.finnhub_rest import ApiKeyRejected, FinnhubQuoteSource
+from producer.finnhub_ws import FinnhubTradeStream
 from producer.loop import run_cycles
 from producer.publisher import Publisher
-from producer.sources import ApiKeyRejected, FinnhubQuoteSource, SyntheticSource
+from producer.ratelimit import finnhub_limiter
+from producer.replay import ReplaySource
+from producer.synthetic import SyntheticSource
 
 log = logging.getLogger("producer")
 
+SOURCES = ("finnhub", "finnhub-ws", "synthetic", "replay")
 SYNTHETIC_DEFAULT_INTERVAL = 1.0
 
 
@@ -25,46 +31,86 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m producer", description=__doc__)
     parser.add_argument(
         "--source",
-        choices=["finnhub", "synthetic"],
+        choices=SOURCES,
         help="where events come from (default: finnhub when FINNHUB_API_KEY is set, else synthetic)",
     )
+    parser.add_argument("--symbols", type=parse_symbols, help="comma-separated tickers (default: SYMBOLS)")
     parser.add_argument(
         "--interval",
         type=lambda t: parse_positive_seconds("--interval", t),
-        help="seconds between cycles, fractions allowed "
+        help="seconds between polling cycles, fractions allowed "
         f"(default: POLL_INTERVAL_SECONDS for finnhub, {SYNTHETIC_DEFAULT_INTERVAL} for synthetic)",
     )
-    parser.add_argument("--cycles", type=int, help="stop after this many cycles (default: run until stopped)")
-    parser.add_argument("--symbols", type=parse_symbols, help="comma-separated tickers (default: SYMBOLS)")
-    parser.add_argument("--seed", type=int, help="random seed of the synthetic market")
+    parser.add_argument("--cycles", type=int, help="stop after this many polling cycles (default: run until stopped)")
+    parser.add_argument("--seed", type=int, help="synthetic: random seed, for a reproducible market")
+    parser.add_argument(
+        "--rate", type=float, help="synthetic: trades per second over all symbols (default: one per symbol per cycle)"
+    )
+    parser.add_argument("--file", type=Path, help="replay: a JSONL file of contract messages or a CSV file")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="replay: 1 = real time, 10 = ten times faster, 0 = at once"
+    )
+    parser.add_argument("--record", type=Path, help="also append every published message to this JSONL file")
     args = parser.parse_args(argv)
     if args.cycles is not None and args.cycles < 1:
         parser.error("--cycles must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
+    if args.speed < 0:
+        parser.error("--speed must be 0 or more")
+    if args.source == "replay" and args.file is None:
+        parser.error("--source replay needs --file")
     return args
 
 
 def build_source(args, settings):
-    """The source the arguments ask for; a clear error when Finnhub is asked for without a key."""
+    """The source the arguments ask for, and its polling interval (None for streams)."""
     source = args.source or ("finnhub" if settings.finnhub_api_key else "synthetic")
     symbols = args.symbols or settings.symbols
     if source == "synthetic":
         if args.source is None:
             log.info("no FINNHUB_API_KEY set: publishing a synthetic market")
-        return SyntheticSource(symbols, seed=args.seed), args.interval or SYNTHETIC_DEFAULT_INTERVAL
+        interval = args.interval or SYNTHETIC_DEFAULT_INTERVAL
+        return SyntheticSource(symbols, seed=args.seed, rate=args.rate, interval=interval), interval
+    if source == "replay":
+        if not args.file.is_file():
+            raise SettingsError(f"--file {args.file}: no such file")
+        return ReplaySource(args.file, args.speed), None
     if not settings.finnhub_api_key:
         raise SettingsError(
-            "--source finnhub needs FINNHUB_API_KEY (in the environment or .env); "
+            f"--source {source} needs FINNHUB_API_KEY (in the environment or .env); "
             "to try the pipeline without one, use --source synthetic"
         )
-    source = FinnhubQuoteSource(symbols, settings.finnhub_api_key, settings.finnhub_base_url)
-    return source, args.interval or settings.poll_interval_seconds
+    if source == "finnhub-ws":
+        return FinnhubTradeStream(symbols, settings.finnhub_api_key, settings.finnhub_ws_url), None
+    limiter = finnhub_limiter(
+        settings.finnhub_max_calls_per_minute, settings.finnhub_max_calls_per_second, len(symbols)
+    )
+    quote_source = FinnhubQuoteSource(
+        symbols,
+        settings.finnhub_api_key,
+        settings.finnhub_base_url,
+        limiter,
+        per_minute=settings.finnhub_max_calls_per_minute,
+        timeout=settings.finnhub_timeout_seconds,
+    )
+    return quote_source, args.interval or settings.poll_interval_seconds
+
+
+def configure_logging() -> None:
+    """Our lines on stderr; the client libraries only when something is wrong."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka.cluster").setLevel(logging.ERROR)  # startup metadata noise
+    # websocket-client and urllib3 may print URLs, and Finnhub's carry the token: we report
+    # their errors ourselves, with the token masked.
+    logging.getLogger("websocket").setLevel(logging.CRITICAL)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 2 on a configuration or API-key problem."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("kafka.cluster").setLevel(logging.ERROR)  # startup metadata noise
+    configure_logging()
     args = parse_args(argv)
     try:
         settings = load_settings()
@@ -77,14 +123,25 @@ def main(argv=None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    publisher = Publisher(settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_dlq_topic)
-    log.info(
-        "publishing %s events for %s to %s (topic %s) every %.3g s",
-        source.name, ",".join(source.symbols), settings.kafka_bootstrap_servers, settings.kafka_topic, interval,
+    publisher = Publisher(
+        settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_dlq_topic, record_path=args.record
     )
+    log.info(
+        "publishing %s events%s to %s (topic %s, dead letters %s)%s",
+        source.name,
+        f" for {','.join(source.symbols)}" if source.symbols else f" from {args.file}",
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic,
+        settings.kafka_dlq_topic,
+        f" every {interval:.3g} s" if interval else "",
+    )
+    summary = ""
     try:
         publisher.connect()
-        cycles = run_cycles(source, publisher, interval, args.cycles, stop)
+        if interval is None:
+            summary = source.run(publisher, stop).describe()
+        else:
+            summary = f"{run_cycles(source, publisher, interval, args.cycles, stop)} cycles"
     except ApiKeyRejected as exc:
         log.error("%s: check the key, or use --source synthetic", exc)
         return 2
@@ -94,8 +151,8 @@ def main(argv=None) -> int:
     finally:
         publisher.close()
     log.info(
-        "stopped after %d cycles: %d delivered, %d dead-lettered, %d failed deliveries",
-        cycles, publisher.delivered, publisher.dead_lettered, publisher.failed,
+        "stopped after %s: %d delivered, %d dead-lettered, %d failed deliveries",
+        summary, publisher.delivered, publisher.dead_lettered, publisher.failed,
     )
     return 0 if publisher.failed == 0 else 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 from kafka import KafkaProducer
 
@@ -13,26 +14,35 @@ from common.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
+
 def build_dead_letter(*, source: str, symbol: str | None, raw, reason: str, now_ms: int) -> dict:
     """A dead-letter record: the raw input as it came, where from, and why it was rejected."""
+    try:
+        json.dumps(raw, allow_nan=False)
+    except (TypeError, ValueError):
+        raw = repr(raw)[:4000]  # NaN and other values strict JSON cannot carry, kept as text
     return {"source": source, "symbol": symbol, "reason": reason, "raw": raw, "rejected_at": now_ms}
 
 
 class Publisher:
     """Sends messages with acks=all and batching; counts what was delivered and what failed."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, dlq_topic: str):
+    def __init__(self, bootstrap_servers: str, topic: str, dlq_topic: str, record_path: Path | None = None):
         self.topic = topic
         self.dlq_topic = dlq_topic
         self._bootstrap_servers = bootstrap_servers
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
+        self._record_path = record_path
+        self._record = None
         self.delivered = 0
         self.failed = 0
         self.dead_lettered = 0
 
     def connect(self) -> None:
-        """Create the topics when missing and open the producer."""
+        """Create the topics when missing, open the producer and the recording file."""
+        if self._record_path is not None:
+            self._record = self._record_path.open("a", encoding="utf-8")
         ensure_topics(self._bootstrap_servers, [self.topic, self.dlq_topic])
         self._producer = KafkaProducer(
             bootstrap_servers=self._bootstrap_servers,
@@ -46,12 +56,15 @@ class Publisher:
 
     def publish(self, message: dict) -> None:
         """Queue one contract message on the main topic, keyed by symbol."""
-        future = self._producer.send(self.topic, key=encode_key(message), value=encode_message(message))
+        value = encode_message(message)
+        future = self._producer.send(self.topic, key=encode_key(message), value=value)
+        if self._record is not None:
+            self._record.write(value.decode("utf-8") + "\n")
         future.add_callback(self._on_delivered).add_errback(self._on_failed, message["id"])
 
     def dead_letter(self, record: dict) -> None:
         """Queue one rejected input on the dead-letter topic."""
-        value = json.dumps(record, default=str).encode("utf-8")
+        value = json.dumps(record, allow_nan=False).encode("utf-8")
         key = (record.get("symbol") or "").encode("utf-8") or None
         future = self._producer.send(self.dlq_topic, key=key, value=value)
         future.add_errback(self._on_failed, "dead letter")
@@ -63,11 +76,14 @@ class Publisher:
             self._producer.flush(timeout=timeout)
 
     def close(self) -> None:
-        """Flush and close the connection."""
+        """Flush and close the connection and the recording."""
         if self._producer is not None:
             self.flush()
             self._producer.close()
             self._producer = None
+        if self._record is not None:
+            self._record.close()
+            self._record = None
 
     def _on_delivered(self, _metadata) -> None:
         with self._lock:

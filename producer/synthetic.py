@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from common.contract import build_trade_message
+from common.contract import build_trade_message, epoch_ms
+from producer.loop import CycleResult
 
 # Rough price levels of the default tickers, so the demo looks like the real market.
 START_PRICES = {
@@ -50,3 +51,37 @@ class SyntheticMarket:
             source="synthetic",
             ingested_at_ms=ingested_at_ms,
         )
+
+
+class SyntheticSource:
+    """A polling source over the synthetic market: one trade per symbol per cycle, or `rate`
+    trades per second spread over the symbols and over the time since the last cycle."""
+
+    name = "synthetic"
+
+    def __init__(self, symbols, seed: int | None = None, rate: float | None = None, interval: float = 1.0):
+        self.symbols = tuple(symbols)
+        self._interval_ms = round(interval * 1000)
+        self._market = SyntheticMarket(self.symbols, seed)
+        self._rate = rate
+        self._last_ms: int | None = None
+        self._owed = 0.0  # fractional trades carried to the next cycle
+        self._next_symbol = 0
+
+    def run_cycle(self, publisher, stop, deadline) -> CycleResult:
+        """Publish this cycle's trades, stamped with times up to now."""
+        now = epoch_ms()
+        if self._rate is None:
+            times = [now] * len(self.symbols)
+            symbols = list(self.symbols)
+        else:
+            since = self._last_ms if self._last_ms is not None else now - self._interval_ms
+            self._owed += self._rate * max(now - since, 0) / 1000
+            count, self._owed = int(self._owed), self._owed - int(self._owed)
+            times = [since + (now - since) * (i + 1) // count for i in range(count)] if count else []
+            symbols = [self.symbols[(self._next_symbol + i) % len(self.symbols)] for i in range(count)]
+            self._next_symbol = (self._next_symbol + count) % len(self.symbols)
+        self._last_ms = now
+        for symbol, event_time in zip(symbols, times):
+            publisher.publish(self._market.next_trade(symbol, event_time, now))
+        return CycleResult(published=len(times))

@@ -9,7 +9,10 @@ from common.contract import (
     encode_key,
     encode_message,
     message_problem,
+    trade_message_id,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 QUOTE = {"c": 231.5, "d": 1.2, "dp": 0.52, "h": 232.0, "l": 229.1, "o": 230.0, "pc": 230.3, "t": 1_763_000_000}
 
@@ -79,3 +82,16 @@ def test_message_problems_are_named(change, reason):
 def test_not_an_object_is_a_problem():
     assert message_problem([GOOD]) == "not a JSON object"
     assert message_problem(GOOD) is None
+
+
+def test_equal_trades_in_one_frame_get_distinct_ids_and_a_resend_the_same():
+    first = trade_message_id("AAPL", 1, 2.5, 100, 0)
+    assert first == trade_message_id("AAPL", 1, 2.5, 100, 0)
+    assert first != trade_message_id("AAPL", 1, 2.5, 100, 1)
+
+
+@given(st.dictionaries(st.sampled_from(list(GOOD) + ["x"]), st.none() | st.booleans() | st.integers()
+                       | st.floats() | st.text(max_size=10)))
+def test_any_message_shape_gets_a_verdict_never_an_exception(change):
+    problem = message_problem({**GOOD, **change})
+    assert problem is None or isinstance(problem, str)

@@ -1,0 +1,239 @@
+"""The producer's Finnhub sources, with the real finnhub-python and websocket-client talking to
+local fakes, publishing into the real broker; what reaches each topic is read back."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from common.contract import message_problem
+from common.settings import REPO_ROOT
+from tests.fakes.finnhub_http import FakeFinnhub, Reply, json_reply, quote
+from tests.fakes.finnhub_ws import DROP, FakeTradeSocket
+from tests.helpers import read_messages
+
+TOKEN = "tok-SECRET-4f2a9c"
+
+
+def run_producer(env, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def finnhub_env(pipeline_env, topic_factory):
+    def build(fake: FakeFinnhub, **extra):
+        topic = topic_factory("finnhub")
+        env = pipeline_env(topic, FINNHUB_API_KEY=TOKEN, FINNHUB_BASE_URL=fake.base_url, **extra)
+        return topic, env
+
+    return build
+
+
+def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
+    with FakeFinnhub() as fake:
+        fake.script("AAPL", Reply(status=429, body='{"error":"API limit reached"}', headers={"Retry-After": "1"}),
+                    json_reply(quote(231.5)))
+        fake.script("MSFT", Reply(status=429, body='{"error":"API limit reached"}'), json_reply(quote(420.25)))
+        fake.script("NVDA", Reply(status=500, body="oops", content_type="text/plain"), json_reply(quote(130.5)))
+        fake.script("TSLA", Reply(body=json.dumps(quote(250.0)), delay=2.0), json_reply(quote(250.75)))
+        fake.script("ZERO", json_reply({"c": 0, "d": None, "dp": None, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0}))
+        fake.script("NULLQ", json_reply({"c": None, "h": None, "l": None, "o": None, "pc": None, "t": None}))
+        fake.script("HTML", Reply(body="<html><body>Bad gateway</body></html>", content_type="text/html"))
+        fake.script("BADJS", Reply(body='{"c": 12.5, "t": '))
+        topic, env = finnhub_env(fake, FINNHUB_TIMEOUT_SECONDS="0.5")
+        result = run_producer(
+            env, "--source", "finnhub", "--cycles", "1", "--interval", "60",
+            "--symbols", "AAPL,MSFT,NVDA,TSLA,ZERO,NULLQ,HTML,BADJS",
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "cycle 1: 4 ok, 4 retried, 4 rejected, 0 failed" in output
+    assert "calls in the last minute" in output
+
+    published = {m["symbol"]: m for m in read_messages(stack.bootstrap_servers, topic)}
+    assert {s: m["price"] for s, m in published.items()} == {
+        "AAPL": 231.5, "MSFT": 420.25, "NVDA": 130.5, "TSLA": 250.75
+    }
+    assert all(message_problem(m) is None and m["source"] == "finnhub" for m in published.values())
+
+    dead = {d["symbol"]: d for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq")}
+    assert sorted(dead) == ["BADJS", "HTML", "NULLQ", "ZERO"]
+    assert "zero or negative" in dead["ZERO"]["reason"]
+    assert "no price" in dead["NULLQ"]["reason"]
+    assert dead["HTML"]["reason"] == "answer is not JSON" and "Bad gateway" in dead["HTML"]["raw"]
+    assert dead["BADJS"]["raw"] == '{"c": 12.5, "t": '
+    assert all(d["source"] == "finnhub" for d in dead.values())
+
+    first, second = fake.requests_for("AAPL")
+    assert second.at - first.at >= 1.0  # Retry-After was honoured
+    assert all(r.token == TOKEN for r in fake.requests)
+    assert TOKEN not in output
+
+
+def test_a_symbol_that_keeps_failing_is_given_up_until_the_next_cycle(stack, finnhub_env):
+    unchanged = int(time.time()) - 60
+    with FakeFinnhub(default=lambda s: json_reply(quote(100.0, t=unchanged))) as fake:
+        fake.script("DOWN", *[Reply(status=503, body="unavailable", content_type="text/plain")] * 20)
+        topic, env = finnhub_env(fake)
+        result = run_producer(env, "--source", "finnhub", "--cycles", "2", "--interval", "2",
+                              "--symbols", "DOWN,AAPL")
+    output = result.stderr
+    assert result.returncode == 0, output
+    assert output.count("DOWN: HTTP 503 from Finnhub; giving up until the next cycle") == 2
+    published = read_messages(stack.bootstrap_servers, topic)
+    assert [m["symbol"] for m in published] == ["AAPL", "AAPL"]
+    assert len({m["id"] for m in published}) == 1  # the unchanged quote keeps its id
+    assert len(fake.requests_for("AAPL")) == 2
+    assert "Traceback" not in output
+
+
+def test_a_rejected_key_exits_2_with_one_clear_message(finnhub_env):
+    with FakeFinnhub(default=lambda s: json_reply({"error": "Invalid API key"}, status=401)) as fake:
+        _, env = finnhub_env(fake)
+        result = run_producer(env, "--source", "finnhub", "--cycles", "1")
+    assert result.returncode == 2
+    assert "FINNHUB_API_KEY was rejected" in result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+
+
+def test_the_token_echoed_by_an_error_page_is_masked(stack, finnhub_env):
+    echo = Reply(status=404, body="<html>No route for {url}</html>", content_type="text/html")
+    with FakeFinnhub(default=lambda s: echo) as fake:
+        topic, env = finnhub_env(fake)
+        result = run_producer(env, "--source", "finnhub", "--cycles", "1", "--symbols", "AAPL")
+    assert result.returncode == 0
+    dead = read_messages(stack.bootstrap_servers, f"{topic}-dlq")
+    assert dead[0]["reason"] == "HTTP 404 from Finnhub" and "token=***" in dead[0]["raw"]
+    assert TOKEN not in json.dumps(dead) + result.stderr
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topic_factory):
+    now = int(time.time() * 1000)
+    first = [
+        {"type": "ping"},
+        {"type": "trade", "data": [
+            {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},
+            {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},  # a second, equal trade
+            {"s": "MSFT", "p": 0, "t": now, "v": 5},
+        ]},
+        "this is not json",
+        DROP,
+    ]
+    second = [{"type": "trade", "data": [{"s": "MSFT", "p": 420.0, "t": now + 5, "v": 7}]}]
+    topic = topic_factory("ws")
+    with FakeTradeSocket([first, second], symbols_expected=2) as fake:
+        env = pipeline_env(topic, FINNHUB_API_KEY=TOKEN, FINNHUB_WS_URL=fake.url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "producer", "--source", "finnhub-ws", "--symbols", "AAPL,MSFT"],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            wait_for(lambda: len(read_messages(stack.bootstrap_servers, topic)) >= 3)
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 0, output
+    trades = read_messages(stack.bootstrap_servers, topic)
+    assert sorted((t["symbol"], t["price"], t["volume"]) for t in trades) == [
+        ("AAPL", 231.5, 100.0), ("AAPL", 231.5, 100.0), ("MSFT", 420.0, 7.0)
+    ]
+    assert len({t["id"] for t in trades}) == 3 and all(t["source"] == "finnhub-ws" for t in trades)
+    reasons = sorted(d["reason"] for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq"))
+    assert reasons == ["frame is not JSON", "trade price is not a finite positive number: 0"]
+    assert fake.connections >= 2 and fake.subscriptions[0] == ["AAPL", "MSFT"]
+    assert fake.tokens[0] == TOKEN
+    assert "reconnecting in" in output and TOKEN not in output
+
+
+def test_replay_of_a_recording_gives_the_same_events(stack, pipeline_env, topic_factory, tmp_path):
+    recording = tmp_path / "session.jsonl"
+    live, replayed = topic_factory("live"), topic_factory("replayed")
+    result = run_producer(pipeline_env(live), "--source", "synthetic", "--cycles", "3", "--interval", "0.1",
+                          "--symbols", "AAPL,MSFT", "--record", str(recording))
+    assert result.returncode == 0, result.stderr
+    with recording.open("a") as handle:
+        handle.write('{"id": "broken"\n')
+    result = run_producer(pipeline_env(replayed), "--source", "replay", "--file", str(recording), "--speed", "0")
+    assert result.returncode == 0, result.stderr
+    assert "6 events published, 1 rejected" in result.stderr
+    original = read_messages(stack.bootstrap_servers, live)
+    again = read_messages(stack.bootstrap_servers, replayed)
+    key = lambda m: (m["id"], m["symbol"], m["price"], m["volume"], m["event_time"])  # noqa: E731
+    assert sorted(map(key, again)) == sorted(map(key, original))
+    assert {m["source"] for m in again} == {"replay"}
+    dead = read_messages(stack.bootstrap_servers, f"{replayed}-dlq")
+    assert dead[0]["reason"].startswith("line 7:")
+
+
+def test_csv_backfill_is_replayed_in_event_time(stack, pipeline_env, topic_factory, tmp_path):
+    backfill = tmp_path / "backfill.csv"
+    backfill.write_text(
+        "symbol,timestamp,price,volume\n"
+        "aapl,2026-11-20T14:30:00Z,231.5,100\n"
+        "AAPL,1795185060,231.75,\n"
+        "MSFT,1795185120000,420.0,5\n"
+        "MSFT,not-a-time,1.0,1\n"
+        "MSFT,1795185120000,-5,1\n"
+    )
+    topic = topic_factory("csv")
+    started = time.monotonic()
+    result = run_producer(pipeline_env(topic), "--source", "replay", "--file", str(backfill), "--speed", "120")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1.0  # two minutes of event time at 120x
+    events = read_messages(stack.bootstrap_servers, topic)
+    assert sorted((m["symbol"], m["event_time"], m["price"], m["volume"]) for m in events) == [
+        ("AAPL", 1795185000000, 231.5, 100.0),
+        ("AAPL", 1795185060000, 231.75, None),
+        ("MSFT", 1795185120000, 420.0, 5.0),
+    ]
+    reasons = sorted(d["reason"] for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq"))
+    assert reasons[0].startswith("line 5:") and reasons[1] == "line 6: price is not positive"
+
+
+def test_synthetic_rate_publishes_about_that_many_events(stack, pipeline_env, topic_factory):
+    topic = topic_factory("rate")
+    result = run_producer(pipeline_env(topic), "--source", "synthetic", "--rate", "500", "--interval", "0.1",
+                          "--cycles", "20", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    count = len(read_messages(stack.bootstrap_servers, topic))
+    assert 800 <= count <= 1200  # 2 s of cycles at 500/s
+
+
+def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp_path):
+    replay_file = tmp_path / "r.csv"
+    replay_file.write_text("AAPL,1763649000,1.5,1\n")
+    runs = [["--source", "synthetic", "--cycles", "1"], ["--source", "replay", "--file", str(replay_file)]]
+    with FakeFinnhub() as fake:
+        env = pipeline_env(topic_factory("token"), FINNHUB_API_KEY=TOKEN, FINNHUB_BASE_URL=fake.base_url,
+                           FINNHUB_WS_URL="ws://127.0.0.1:9")  # nothing listens there: errors get logged
+        outputs = [run_producer(env, *args) for args in runs + [["--source", "finnhub", "--cycles", "1"]]]
+        ws = subprocess.Popen([sys.executable, "-m", "producer", "--source", "finnhub-ws"], cwd=REPO_ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seen = []
+        for line in ws.stdout:  # until a failed connection has been reported
+            seen.append(line)
+            if "reconnecting in" in line:
+                break
+        ws.send_signal(signal.SIGTERM)
+        rest, _ = ws.communicate(timeout=30)
+        ws_output = "".join(seen) + rest
+    assert all(r.returncode == 0 for r in outputs), [r.stderr for r in outputs]
+    assert "reconnecting in" in ws_output
+    for text in [r.stdout + r.stderr for r in outputs] + [ws_output]:
+        assert TOKEN not in text
