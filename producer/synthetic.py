@@ -75,7 +75,9 @@ class SyntheticSource:
             times = [now] * len(self.symbols)
             symbols = list(self.symbols)
         else:
-            since = self._last_ms if self._last_ms is not None else now - self._interval_ms
+            # At most one interval per cycle: when the broker cannot take `rate`, the producer
+            # publishes as fast as it can instead of piling up an ever larger debt in memory.
+            since = max(self._last_ms or 0, now - self._interval_ms)
             self._owed += self._rate * max(now - since, 0) / 1000
             count, self._owed = int(self._owed), self._owed - int(self._owed)
             times = [since + (now - since) * (i + 1) // count for i in range(count)] if count else []

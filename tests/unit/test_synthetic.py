@@ -1,5 +1,5 @@
 from common.contract import message_problem
-from producer.synthetic import SyntheticMarket
+from producer.synthetic import SyntheticMarket, SyntheticSource
 
 
 def run(seed):
@@ -17,3 +17,23 @@ def test_trades_are_valid_contract_messages_with_unique_ids():
     assert all(message_problem({**t, "ingested_at": 1}) is None for t in trades)
     assert len({t["id"] for t in trades}) == len(trades)
     assert all(t["volume"] >= 1 for t in trades)
+
+
+class CountingPublisher:
+    def __init__(self):
+        self.messages = []
+
+    def publish(self, message):
+        self.messages.append(message)
+
+
+def test_a_slow_cycle_does_not_pile_up_a_debt(monkeypatch):
+    import producer.synthetic as synthetic
+
+    clock = iter([1_000_000, 1_001_000, 1_060_000])  # the second cycle comes a minute late
+    monkeypatch.setattr(synthetic, "epoch_ms", lambda: next(clock))
+    source = SyntheticSource(["AAPL", "MSFT"], seed=1, rate=100, interval=1.0)
+    publisher = CountingPublisher()
+    counts = [source.run_cycle(publisher, None, None).published for _ in range(3)]
+    assert counts == [100, 100, 100]  # one interval's worth each, not 6000 after the late one
+    assert [m["symbol"] for m in publisher.messages[:4]] == ["AAPL", "MSFT", "AAPL", "MSFT"]
