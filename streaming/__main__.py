@@ -30,6 +30,12 @@ def parse_args(argv) -> JobOptions:
     def duration(text):
         return durations(text)[0]
 
+    def trigger(text):
+        try:
+            return parse_duration(text, allow_zero=True)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
     parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__)
     parser.add_argument(
         "--windows",
@@ -45,9 +51,9 @@ def parse_args(argv) -> JobOptions:
     )
     parser.add_argument(
         "--trigger",
-        type=duration,
+        type=trigger,
         default=defaults.trigger,
-        help=f"micro-batch interval (default: '{defaults.trigger}')",
+        help=f"micro-batch interval; '0 seconds' runs batches back to back (default: '{defaults.trigger}')",
     )
     parser.add_argument(
         "--available-now",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
@@ -14,7 +16,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from common.settings import Settings
 from streaming.aggregation import aggregate_windows, deduplicate_events
 from streaming.parsing import parse_records, rejected_records, valid_events
-from streaming.sink import PostgresSink
+from streaming.sink import Batch, PostgresSink, SinkError
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,10 @@ class JobOptions:
     max_offsets_per_trigger: int | None = None
 
 
-def parse_duration(text: str) -> str:
+def parse_duration(text: str, allow_zero: bool = False) -> str:
     """Normalize '5 minutes' / '1 minute' / '30 seconds'; ValueError for anything else."""
     match = DURATION.match(text)
-    if not match or int(match.group(1)) <= 0:
+    if not match or int(match.group(1)) < (0 if allow_zero else 1):
         raise ValueError(f"not a duration like '1 minute' or '30 seconds': {text!r}")
     count, unit = int(match.group(1)), match.group(2)
     return f"{count} {unit}" + ("s" if count != 1 else "")
@@ -61,6 +63,11 @@ def read_topic(spark: SparkSession, settings: Settings, options: JobOptions) -> 
     return reader.load()
 
 
+def checkpoint_query_id(checkpoint: Path) -> str:
+    """The id Spark keeps for a query in its checkpoint: the same across restarts, new for a new checkpoint."""
+    return json.loads((checkpoint / "metadata").read_text())["id"]
+
+
 class BatchLogger(StreamingQueryListener):
     """One log line per micro-batch: rows in, speed, duration, rows written, late drops, lag."""
 
@@ -78,6 +85,8 @@ class BatchLogger(StreamingQueryListener):
         if latest:
             newest = datetime.fromisoformat(latest.replace("Z", "+00:00"))
             lag = f", event-time lag {time.time() - newest.timestamp():.1f} s"
+        if progress.eventTime.get("watermark"):
+            lag += f", watermark {progress.eventTime['watermark'][:19]}"
         log.info(
             "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late%s",
             progress.name,
@@ -108,14 +117,22 @@ def start_queries(spark: SparkSession, settings: Settings, options: JobOptions) 
 
     def start(frame: DataFrame, name: str, mode: str, write) -> StreamingQuery:
         sink = PostgresSink(settings.database_url)
+        checkpoint = checkpoint_root / name
+        query_ids: list[str] = []  # read from the checkpoint once, at the first batch
 
         def write_batch(batch: DataFrame, batch_id: int) -> None:
-            rows_written[(name, batch_id)] = write(sink, batch)
+            if not query_ids:
+                query_ids.append(checkpoint_query_id(checkpoint))
+            try:
+                rows_written[(name, batch_id)] = write(sink, Batch(query_ids[0], name, batch_id), batch)
+            except SinkError as exc:
+                log.error("%s batch %d could not be written: %s", name, batch_id, exc)
+                raise
 
         writer = (
             frame.writeStream.queryName(name)
             .outputMode(mode)
-            .option("checkpointLocation", str(checkpoint_root / name))
+            .option("checkpointLocation", str(checkpoint))
             .foreachBatch(write_batch)
         )
         if options.available_now:

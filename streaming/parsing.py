@@ -29,7 +29,7 @@ def _is_finite(column: Column) -> Column:
     return ~F.isnan(column) & (F.abs(column) < F.lit(float("inf")))
 
 
-def _rejection_reason(raw: Column, message: Column) -> Column:
+def _rejection_reason(raw: Column, key: Column, message: Column) -> Column:
     """The first thing wrong with a record, or null when it is a valid contract message."""
     checks: list[tuple[Column, str | Column]] = [
         (raw.isNull(), "empty value"),
@@ -51,6 +51,8 @@ def _rejection_reason(raw: Column, message: Column) -> Column:
             "event_time is not epoch milliseconds between 2000 and 2100",
         ),
         (~message["source"].isin(*SOURCES), "unknown source"),
+        # Keyed by symbol, a symbol's events keep their order on one partition (the contract).
+        (key.isNull() | (key != message["symbol"]), "key is not the symbol"),
     ]
     first, *rest = checks
     chain = F.when(first[0], F.lit(first[1]))
@@ -58,16 +60,22 @@ def _rejection_reason(raw: Column, message: Column) -> Column:
 
 
 def parse_records(records: DataFrame) -> DataFrame:
-    """Kafka rows (topic, partition, offset, value) -> the message fields and a reason column."""
+    """Kafka rows (topic, partition, offset, key, value) -> the message fields and a reason column."""
     message = F.from_json(
         F.col("raw_value"),
         message_schema(),
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN},
     )
     return (
-        records.select("topic", "partition", "offset", F.col("value").cast("string").alias("raw_value"))
+        records.select(
+            "topic",
+            "partition",
+            "offset",
+            F.col("key").cast("string").alias("raw_key"),
+            F.col("value").cast("string").alias("raw_value"),
+        )
         .withColumn("message", message)
-        .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("message")))
+        .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("raw_key"), F.col("message")))
         .select(
             "topic",
             "partition",

@@ -43,9 +43,6 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")  # not used by streaming queries
-        # In update mode a batch without new data only evicts expired state, which the next
-        # batch with data does as well; skipping them halves the batches at low input rates.
-        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
     )
     # Under spark-submit, the master and the jars (--packages / --jars) come from the command line.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
+from dataclasses import dataclass
 
 import psycopg2
 from pyspark.sql import DataFrame
@@ -63,54 +65,99 @@ def rows_as_csv(rows) -> io.StringIO:
     return buffer
 
 
-class PostgresSink:
-    """One connection reused across batches, reopened after it breaks."""
+RECORD_BATCH = """
+INSERT INTO streaming_batches (query_id, query_name, batch_id, rows_written) VALUES (%s, %s, %s, 0)
+ON CONFLICT (query_id, batch_id) DO NOTHING
+"""
+COUNT_BATCH_ROWS = "UPDATE streaming_batches SET rows_written = %s WHERE query_id = %s AND batch_id = %s"
 
-    def __init__(self, database_url: str):
+# Waits between tries when Postgres is unreachable (restarting, failing over): about 30 s in all.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+TRANSIENT_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class SinkError(RuntimeError):
+    """A batch could not be written; the query stops and resumes from its checkpoint on restart."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Which micro-batch of which query is being written."""
+
+    query_id: str
+    query_name: str
+    batch_id: int
+
+
+class PostgresSink:
+    """Writes micro-batches, each in one transaction recorded in streaming_batches."""
+
+    def __init__(self, database_url: str, sleep=time.sleep):
         self._dsn = libpq_url(database_url)
         self._connection = None
+        self._sleep = sleep
 
     def _connect(self):
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg2.connect(self._dsn, application_name="stock-streaming")
+            self._connection = psycopg2.connect(self._dsn, application_name="stock-streaming", connect_timeout=5)
             with self._connection, self._connection.cursor() as cursor:
                 cursor.execute(CREATE_AGGREGATES_STAGING)
                 cursor.execute(CREATE_REJECTS_STAGING)
         return self._connection
 
-    def write(self, staging: str, columns, rows, statement: str) -> int:
-        """COPY `rows` into `staging` and run `statement` in one transaction; rows affected."""
+    def write(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
+        """COPY `rows` into `staging` and run `statement`, once per batch, retrying transient errors."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+            try:
+                return self._write_once(batch, staging, columns, rows, statement)
+            except TRANSIENT_ERRORS as exc:
+                self.close()
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if delay is None:
+                    raise SinkError(f"Postgres unreachable after {attempt} tries: {reason}") from None
+                log.warning("%s batch %d: Postgres write failed (%s); retrying in %.0f s",
+                            batch.query_name, batch.batch_id, reason, delay)
+                self._sleep(delay)
+            except psycopg2.Error as exc:
+                self.close()
+                raise SinkError(f"Postgres refused the batch: {str(exc).strip().splitlines()[0]}") from None
+        raise AssertionError("unreachable")
+
+    def _write_once(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
         connection = self._connect()
-        try:
-            with connection, connection.cursor() as cursor:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(RECORD_BATCH, (batch.query_id, batch.query_name, batch.batch_id))
+            if cursor.rowcount == 0:
+                log.info("%s batch %d was written before (a replay after a restart); skipped",
+                         batch.query_name, batch.batch_id)
+                return 0
+            written = 0
+            if rows:
                 cursor.copy_expert(
-                    f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
-                    rows_as_csv(rows),
+                    f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", rows_as_csv(rows)
                 )
                 cursor.execute(statement)
-                return cursor.rowcount
-        except psycopg2.OperationalError:
-            connection.close()
-            raise
+                written = cursor.rowcount
+            cursor.execute(COUNT_BATCH_ROWS, (written, batch.query_id, batch.batch_id))
+            return written
 
-    def upsert_aggregates(self, batch: DataFrame) -> int:
+    def upsert_aggregates(self, batch: Batch, frame: DataFrame) -> int:
         """Upsert the current value of every window in the batch."""
         columns = [f"{c}_ms" if c in TIMESTAMP_COLUMNS else c for c in AGGREGATE_COLUMNS]
-        rows = batch.select(
+        rows = frame.select(
             *[F.unix_millis(c).alias(f"{c}_ms") if c in TIMESTAMP_COLUMNS else c for c in AGGREGATE_COLUMNS]
         ).collect()
-        if not rows:
-            return 0
-        return self.write("aggregates_batch", columns, rows, UPSERT_AGGREGATES)
+        return self.write(batch, "aggregates_batch", columns, rows, UPSERT_AGGREGATES)
 
-    def insert_rejects(self, batch: DataFrame) -> int:
+    def insert_rejects(self, batch: Batch, frame: DataFrame) -> int:
         """Record rejected Kafka records once each."""
-        rows = batch.select(*REJECT_COLUMNS).collect()
-        if not rows:
-            return 0
-        return self.write("rejects_batch", REJECT_COLUMNS, rows, INSERT_REJECTS)
+        rows = frame.select(*REJECT_COLUMNS).collect()
+        return self.write(batch, "rejects_batch", REJECT_COLUMNS, rows, INSERT_REJECTS)
 
     def close(self) -> None:
         """Close the connection."""
         if self._connection is not None:
-            self._connection.close()
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None

@@ -46,3 +46,35 @@ def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, b
 def read_messages(bootstrap_servers: str, topic: str) -> list[dict]:
     """The topic's values decoded as JSON."""
     return [json.loads(value) for _, value in read_topic(bootstrap_servers, topic)]
+
+
+def table_rows(db) -> dict[tuple, dict]:
+    """stock_aggregates as {(symbol, window_start, window_end): the other columns but updated_at}."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, "
+            "avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at "
+            "FROM stock_aggregates"
+        )
+        names = [d.name for d in cursor.description]
+        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    return {(r.pop("symbol"), r.pop("window_start"), r.pop("window_end")): r for r in rows}
+
+
+def publish(bootstrap_servers: str, topic: str, messages, keys=None) -> None:
+    """Put contract messages (dicts, keyed by symbol) or raw bytes on the topic."""
+    from kafka import KafkaProducer
+
+    from common.contract import encode_key, encode_message
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=20, max_request_size=1_048_576)
+    for index, message in enumerate(messages):
+        if isinstance(message, dict):
+            key, value = encode_key(message), encode_message(message)
+        else:
+            key, value = None, message
+        if keys is not None:
+            key = keys[index]
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()

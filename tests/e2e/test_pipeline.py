@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from devstack.process import free_port, port_accepts
-from tests.helpers import read_messages, run_module
+from tests.helpers import read_messages, run_module, table_rows
 from tests.reference import assert_rows_match, reference_aggregates
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
@@ -52,18 +52,6 @@ def webapp(pipeline_env):
 def get_json(url):
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
-
-
-def table_rows(db):
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, "
-            "avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at "
-            "FROM stock_aggregates"
-        )
-        names = [d.name for d in cursor.description]
-        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    return {(r.pop("symbol"), r.pop("window_start"), r.pop("window_end")): r for r in rows}
 
 
 def test_published_events_reach_the_api_exactly(stack, db, topic_factory, pipeline_env, webapp):

@@ -15,10 +15,20 @@ MINUTE = 60_000
 BASE = 1_763_000_040_000  # a whole minute
 
 
-def as_records(spark, values):
-    """Kafka-shaped rows (topic, partition, offset, value) for the given raw values."""
-    rows = [("t", 0, offset, None if v is None else v.encode("utf-8")) for offset, v in enumerate(values)]
-    return spark.createDataFrame(rows, "topic string, partition int, offset long, value binary")
+def symbol_key(value):
+    """The key a well-behaved producer gives a value: its symbol."""
+    try:
+        return json.loads(value)["symbol"].encode("utf-8")
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def as_records(spark, values, keys=None):
+    """Kafka-shaped rows (topic, partition, offset, key, value) for the given raw values."""
+    keys = keys if keys is not None else [symbol_key(v) for v in values]
+    rows = [("t", 0, offset, key, None if v is None else v.encode("utf-8"))
+            for offset, (key, v) in enumerate(zip(keys, values))]
+    return spark.createDataFrame(rows, "topic string, partition int, offset long, key binary, value binary")
 
 
 def sample_events():
@@ -132,3 +142,9 @@ def test_rejected_records_keep_a_bounded_raw_value(spark):
     assert [r.reason for r in row] == ["price has the wrong type", "not a valid JSON object"]
     assert len(row[0].raw_value) == 4096
     assert "\x00" not in row[1].raw_value
+
+
+@pytest.mark.parametrize("key", [None, b"MSFT", b""])
+def test_a_record_whose_key_is_not_its_symbol_is_rejected(spark, key):
+    parsed = parse_records(as_records(spark, [json.dumps(GOOD)], keys=[key]))
+    assert parsed.first().reason == "key is not the symbol"

@@ -25,3 +25,9 @@ def test_command_line_defaults_and_overrides():
     options = parse_args(["--windows", "1 minute, 15 minutes", "--available-now", "--watermark", "30 seconds"])
     assert options.windows == ("1 minute", "15 minutes")
     assert options.available_now and options.watermark == "30 seconds"
+
+
+def test_a_zero_trigger_runs_batches_back_to_back():
+    assert parse_args(["--trigger", "0 seconds"]).trigger == "0 seconds"
+    with pytest.raises(SystemExit):
+        parse_args(["--windows", "0 minutes"])
