@@ -29,61 +29,63 @@ def _is_finite(column: Column) -> Column:
     return ~F.isnan(column) & (F.abs(column) < F.lit(float("inf")))
 
 
-def _rejection_reason(raw: Column, key: Column, message: Column) -> Column:
+def _rejection_reason(raw: Column, key: Column) -> Column:
     """The first thing wrong with a record, or null when it is a valid contract message."""
-    checks: list[tuple[Column, str | Column]] = [
+    checks: list[tuple[Column, str]] = [
         (raw.isNull(), "empty value"),
         (F.json_object_keys(raw).isNull(), "not a valid JSON object"),
     ]
     for field in MESSAGE_FIELDS:
-        parsed = message[field.name]
+        parsed = F.col(field.name)
         present = F.get_json_object(raw, f"$.{field.name}").isNotNull()
         checks.append((parsed.isNull() & present, f"{field.name} has the wrong type"))
         if field.required:
             checks.append((parsed.isNull(), f"missing field {field.name}"))
-    price, volume = message["price"], message["volume"]
+    price, volume = F.col("price"), F.col("volume")
     checks += [
         (~_is_finite(price) | (price <= 0), "price is not a finite positive number"),
         (volume.isNotNull() & (~_is_finite(volume) | (volume < 0)), "volume is not a finite number >= 0"),
-        (~message["symbol"].rlike(SYMBOL_PATTERN.pattern), "symbol is not a ticker"),
+        (~F.col("symbol").rlike(SYMBOL_PATTERN.pattern), "symbol is not a ticker"),
         (
-            ~message["event_time"].between(EARLIEST_EVENT_MS, LATEST_EVENT_MS),
+            ~F.col("event_time").between(EARLIEST_EVENT_MS, LATEST_EVENT_MS),
             "event_time is not epoch milliseconds between 2000 and 2100",
         ),
-        (~message["source"].isin(*SOURCES), "unknown source"),
+        (~F.col("source").isin(*SOURCES), "unknown source"),
         # Keyed by symbol, a symbol's events keep their order on one partition (the contract).
-        (key.isNull() | (key != message["symbol"]), "key is not the symbol"),
+        (key.isNull() | (key != F.col("symbol")), "key is not the symbol"),
     ]
+    # Most records are valid: a check on the parsed fields alone lets them skip the chain
+    # (json_object_keys and get_json_object parse the text again).
+    clean_parse = raw.isNotNull() & F.col(CORRUPT_COLUMN).isNull()
+    looks_valid = reduce(lambda acc, check: acc & ~F.coalesce(check[0], F.lit(True)), checks[2:], clean_parse)
     first, *rest = checks
     chain = F.when(first[0], F.lit(first[1]))
-    return reduce(lambda acc, check: acc.when(check[0], F.lit(check[1])), rest, chain)
+    return F.when(looks_valid, F.lit(None)).otherwise(
+        reduce(lambda acc, check: acc.when(check[0], F.lit(check[1])), rest, chain)
+    )
 
 
 def parse_records(records: DataFrame) -> DataFrame:
     """Kafka rows (topic, partition, offset, key, value) -> the message fields and a reason column."""
+    raw = F.col("value").cast("string")
     message = F.from_json(
-        F.col("raw_value"),
+        raw,
         message_schema(),
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN},
     )
+    # The fields come out of a generator (inline of a one-element array): a filter on them cannot
+    # be pushed below it, where Spark would repeat from_json for every field the filter reads.
     return (
         records.select(
             "topic",
             "partition",
             "offset",
             F.col("key").cast("string").alias("raw_key"),
-            F.col("value").cast("string").alias("raw_value"),
+            raw.alias("raw_value"),
+            F.inline(F.array(message)),
         )
-        .withColumn("message", message)
-        .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("raw_key"), F.col("message")))
-        .select(
-            "topic",
-            "partition",
-            "offset",
-            "raw_value",
-            "reason",
-            *[F.col("message")[f.name].alias(f.name) for f in MESSAGE_FIELDS],
-        )
+        .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("raw_key")))
+        .select("topic", "partition", "offset", "raw_value", "reason", *[f.name for f in MESSAGE_FIELDS])
     )
 
 

@@ -108,6 +108,7 @@ GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": B
         ("not json at all", "not a valid JSON object"),
         ("[1, 2, 3]", "not a valid JSON object"),
         ('"a string"', "not a valid JSON object"),
+        ("[" + json.dumps(GOOD) + "]", "not a valid JSON object"),
         (json.dumps({k: v for k, v in GOOD.items() if k != "price"}), "missing field price"),
         (json.dumps({**GOOD, "price": None}), "missing field price"),
         (json.dumps({**GOOD, "price": "10.5"}), "price has the wrong type"),
