@@ -2,6 +2,7 @@
 local fakes, publishing into the real broker; what reaches each topic is read back."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -122,6 +123,21 @@ def wait_for(condition, timeout=60.0):
     raise AssertionError("condition not met in time")
 
 
+def stop_after(env, args, bootstrap_servers, topic, count):
+    """Run the producer until `count` messages are in the topic, SIGTERM it; (exit code, output)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer", *args],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_for(lambda: len(read_messages(bootstrap_servers, topic)) >= count)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return process.returncode, output
+
+
 def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topic_factory):
     now = int(time.time() * 1000)
     first = [
@@ -138,17 +154,9 @@ def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topi
     topic = topic_factory("ws")
     with FakeTradeSocket([first, second], symbols_expected=2) as fake:
         env = pipeline_env(topic, FINNHUB_API_KEY=TOKEN, FINNHUB_WS_URL=fake.url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "producer", "--source", "finnhub-ws", "--symbols", "AAPL,MSFT"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        try:
-            wait_for(lambda: len(read_messages(stack.bootstrap_servers, topic)) >= 3)
-            process.send_signal(signal.SIGTERM)
-            output, _ = process.communicate(timeout=30)
-        finally:
-            process.kill()
-    assert process.returncode == 0, output
+        code, output = stop_after(env, ["--source", "finnhub-ws", "--symbols", "AAPL,MSFT"],
+                                  stack.bootstrap_servers, topic, 3)
+    assert code == 0, output
     trades = read_messages(stack.bootstrap_servers, topic)
     assert sorted((t["symbol"], t["price"], t["volume"]) for t in trades) == [
         ("AAPL", 231.5, 100.0), ("AAPL", 231.5, 100.0), ("MSFT", 420.0, 7.0)
@@ -237,3 +245,25 @@ def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp
     assert "reconnecting in" in ws_output
     for text in [r.stdout + r.stderr for r in outputs] + [ws_output]:
         assert TOKEN not in text
+
+
+def test_an_exhausted_budget_header_pauses_the_next_call(stack, finnhub_env):
+    with FakeFinnhub() as fake:
+        reset = int(time.time()) + 3
+        fake.script("AAPL", Reply(body=json.dumps(quote(1.0)),
+                                  headers={"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(reset)}))
+        _, env = finnhub_env(fake)
+        result = run_producer(env, "--source", "finnhub", "--cycles", "1", "--symbols", "AAPL,MSFT")
+    assert result.returncode == 0, result.stderr
+    aapl, msft = fake.requests_for("AAPL")[0], fake.requests_for("MSFT")[0]
+    assert msft.at - aapl.at >= 1.5  # waited for the reset instead of calling at once
+
+
+def test_sigterm_flushes_and_loses_nothing(stack, pipeline_env, topic_factory):
+    topic = topic_factory("sigterm")
+    code, output = stop_after(pipeline_env(topic), ["--source", "synthetic", "--rate", "2000", "--interval", "0.2"],
+                              stack.bootstrap_servers, topic, 1000)
+    assert code == 0, output
+    delivered = int(re.search(r"(\d+) delivered", output).group(1))
+    assert delivered >= 1000
+    assert len(read_messages(stack.bootstrap_servers, topic)) == delivered
