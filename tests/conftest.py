@@ -24,6 +24,7 @@ class Stack:
 
     bootstrap_servers: str
     database_url: str
+    postgres: PostgresServer | None = None  # set when the tests started it, so they may restart it
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,7 @@ def stack():
     )
     broker = KafkaBroker(started.bootstrap_servers, state_root / "kafka", KAFKA_JARS_DIR)
     postgres = PostgresServer(started.database_url, state_root / "postgres")
+    started = Stack(started.bootstrap_servers, started.database_url, postgres)
     try:
         broker.start()
         postgres.start()

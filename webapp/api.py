@@ -8,19 +8,20 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp import queries
+from webapp import params, queries
 from webapp.db import read_only
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
-WINDOW_SIZES = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+QUALITY_HOURS = 24
 
 
-def bad_parameter(name: str, message: str):
+@bp.errorhandler(params.BadParameter)
+def bad_parameter(exc: params.BadParameter):
     """A 400 answer naming the parameter at fault."""
-    return jsonify(error=f"{name}: {message}", parameter=name), 400
+    return jsonify(error=str(exc), parameter=exc.name), 400
 
 
 @bp.errorhandler(SQLAlchemyError)
@@ -33,11 +34,35 @@ def database_unavailable(exc):
 @bp.get("/api/latest")
 def latest():
     """The newest row of the requested window size (default 1m) for every symbol."""
-    window = request.args.get("window", "1m")
-    if window not in WINDOW_SIZES:
-        return bad_parameter("window", f"must be one of {', '.join(WINDOW_SIZES)}")
+    seconds = params.window_seconds(request.args.get("window"))
     with read_only() as connection:
-        return jsonify(queries.latest_per_symbol(connection, WINDOW_SIZES[window]))
+        return jsonify(queries.latest_per_symbol(connection, seconds))
+
+
+@bp.get("/api/aggregates")
+def aggregates():
+    """Rows of one symbol and window size in ascending window order (an unknown symbol: [])."""
+    symbol = params.symbol(request.args.get("symbol"))
+    seconds = params.window_seconds(request.args.get("window"))
+    limit = params.limit(request.args.get("limit"))
+    since = params.since(request.args.get("since"))
+    with read_only() as connection:
+        return jsonify(queries.aggregates_for_symbol(connection, symbol, seconds, limit, since))
+
+
+@bp.get("/api/symbols")
+def symbols():
+    """Symbols with data, with their newest window."""
+    with read_only() as connection:
+        return jsonify(queries.symbols(connection))
+
+
+@bp.get("/api/quality")
+def quality():
+    """Rejected events of the last 24 hours, by reason."""
+    with read_only() as connection:
+        reasons = queries.rejects_by_reason(connection, QUALITY_HOURS)
+    return jsonify(hours=QUALITY_HOURS, rejected=sum(r["events"] for r in reasons), reasons=reasons)
 
 
 @bp.get("/healthz")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from webapp.api import WINDOW_SIZES
+from webapp.params import WINDOW_SIZES
 
 bp = Blueprint("pages", __name__)
 

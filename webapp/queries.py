@@ -23,6 +23,41 @@ LATEST_PER_SYMBOL = text(
 
 NEWEST_UPDATE = text("SELECT max(updated_at) AS newest FROM stock_aggregates")
 
+# The newest `limit` windows (since a time, when given), returned oldest first.
+AGGREGATES_FOR_SYMBOL = text(
+    f"""
+    SELECT * FROM (
+        SELECT {AGGREGATE_FIELDS}
+        FROM stock_aggregates
+        WHERE symbol = :symbol
+          AND window_end - window_start = make_interval(secs => :window_seconds)
+          AND (CAST(:since AS timestamptz) IS NULL OR window_start >= CAST(:since AS timestamptz))
+        ORDER BY window_start DESC
+        LIMIT :limit
+    ) newest
+    ORDER BY window_start
+    """
+)
+
+SYMBOLS = text(
+    """
+    SELECT symbol, max(window_end) AS newest_window_end, max(updated_at) AS updated_at
+    FROM stock_aggregates
+    GROUP BY symbol
+    ORDER BY symbol
+    """
+)
+
+REJECTS_BY_REASON = text(
+    """
+    SELECT reason, count(*) AS events, max(seen_at) AS last_seen
+    FROM rejected_events
+    WHERE seen_at >= now() - make_interval(hours => :hours)
+    GROUP BY reason
+    ORDER BY events DESC, reason
+    """
+)
+
 
 def as_json_value(value):
     """A value as JSON shows it: timestamps as ISO 8601 in UTC."""
@@ -43,3 +78,19 @@ def latest_per_symbol(connection: Connection, window_seconds: int) -> list[dict]
 def newest_update(connection: Connection) -> datetime | None:
     """When the table was last written, or None when it is empty."""
     return connection.execute(NEWEST_UPDATE).scalar()
+
+
+def aggregates_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int, since) -> list[dict]:
+    """Rows of one symbol and window size, oldest first."""
+    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
+    return _rows(connection.execute(AGGREGATES_FOR_SYMBOL, params))
+
+
+def symbols(connection: Connection) -> list[dict]:
+    """Symbols with data and their newest window."""
+    return _rows(connection.execute(SYMBOLS))
+
+
+def rejects_by_reason(connection: Connection, hours: int) -> list[dict]:
+    """Rejected events of the last `hours`, counted by reason."""
+    return _rows(connection.execute(REJECTS_BY_REASON, {"hours": hours}))

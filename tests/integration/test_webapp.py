@@ -77,3 +77,68 @@ def test_symbols_are_returned_as_data_never_as_markup(client, db):
     response = client.get("/api/latest")
     assert response.mimetype == "application/json"
     assert response.get_json()[0]["symbol"] == "<SCRIPT>"
+
+
+def test_aggregates_come_oldest_first_limited_to_the_newest(client, db):
+    for minute in range(5):
+        seed(db, "AAPL", START + timedelta(minutes=minute), 1, 10.0 + minute)
+    seed(db, "AAPL", START, 5, 99.0)
+    rows = client.get("/api/aggregates?symbol=aapl&window=1m&limit=3").get_json()
+    assert [r["close_price"] for r in rows] == [12.0, 13.0, 14.0]
+    since = client.get("/api/aggregates", query_string={"symbol": "AAPL", "since": "2026-11-20T14:33:00Z"})
+    assert [r["close_price"] for r in since.get_json()] == [13.0, 14.0]
+    assert client.get("/api/aggregates?symbol=ZZZZ").get_json() == []
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("window=1m", "symbol"),
+        ("symbol=<script>alert(1)</script>", "symbol"),
+        ("symbol=AAPL;DROP TABLE x", "symbol"),
+        ("symbol=AAPL&limit=0", "limit"),
+        ("symbol=AAPL&limit=99999", "limit"),
+        ("symbol=AAPL&limit=ten", "limit"),
+        ("symbol=AAPL&since=yesterday", "since"),
+        ("symbol=AAPL&window=7m", "window"),
+    ],
+)
+def test_bad_aggregates_parameters_are_400s_naming_them(client, query, parameter):
+    response = client.get(f"/api/aggregates?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == parameter
+
+
+def test_symbols_and_quality(client, db):
+    seed(db, "MSFT", START, 1, 1.0)
+    seed(db, "AAPL", START + timedelta(minutes=3), 1, 1.0)
+    assert [(s["symbol"], s["newest_window_end"]) for s in client.get("/api/symbols").get_json()] == [
+        ("AAPL", "2026-11-20T14:34:00Z"), ("MSFT", "2026-11-20T14:31:00Z")
+    ]
+    with db.cursor() as cursor:
+        for offset, reason in enumerate(["not a valid JSON object", "not a valid JSON object", "unknown source"]):
+            cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+                           " VALUES ('t', 0, %s, '<b>x</b>', %s)", (offset, reason))
+    quality = client.get("/api/quality").get_json()
+    assert quality["rejected"] == 3
+    assert [(r["reason"], r["events"]) for r in quality["reasons"]] == [
+        ("not a valid JSON object", 2), ("unknown source", 1)
+    ]
+
+
+def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, client, db):
+    if stack.postgres is None:
+        pytest.skip("the tests did not start this Postgres, so they do not stop it")
+    seed(db, "AAPL", START, 1, 10.0)
+    assert client.get("/api/latest").status_code == 200
+    db.close()
+    stack.postgres.stop()
+    try:
+        for path in ("/api/latest", "/api/aggregates?symbol=AAPL", "/api/symbols", "/api/quality", "/healthz"):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert "unavailable" in response.get_json()["error"]
+    finally:
+        stack.postgres.start()
+    assert client.get("/api/latest").get_json()[0]["close_price"] == 10.0
+    assert client.get("/healthz").status_code == 200
