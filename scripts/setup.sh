@@ -38,6 +38,7 @@ install_system_packages() {
   local missing=()
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing+=(postgresql)
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v npm >/dev/null || missing+=(npm)
   # docker-compose.yml is checked with `docker compose config`, which needs no engine.
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
@@ -71,9 +72,21 @@ resolve_jars() {
   echo "$want" >"$stamp"
 }
 
+install_web_libraries() {
+  local stamp=webapp/node_modules/.lock.sha256 want
+  want=$(digest webapp/package-lock.json)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  say "installing the page's chart library with npm"
+  (cd webapp && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
 check_java
 install_system_packages
 install_python
+install_web_libraries
 resolve_jars kafka
 resolve_jars spark
 say "ready: $VENV, $JARS/kafka ($(ls $JARS/kafka/*.jar | wc -l) jars), $JARS/spark ($(ls $JARS/spark/*.jar | wc -l) jars)"

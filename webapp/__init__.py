@@ -8,8 +8,10 @@ from common.settings import load_settings
 from webapp import api, db, pages
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'",
+    # Scripts only from this app. The chart library styles its canvases inline, and inline
+    # styles cannot run code, so style-src allows them.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -19,7 +21,8 @@ def create_app(config: dict | None = None) -> Flask:
     """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS)."""
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the table's column order in answers
-    app.config.update(POLL_SECONDS=5)
+    # Data older than STALE_SECONDS is flagged: market closed, or the pipeline stopped.
+    app.config.update(POLL_SECONDS=5, STALE_SECONDS=120)
     if not config or "DATABASE_URL" not in config:
         app.config["DATABASE_URL"] = load_settings().database_url
     app.config.update(config or {})

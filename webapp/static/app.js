@@ -1,19 +1,41 @@
-// Polls the JSON API and updates the table in place. Data is only ever written as text.
+// The live page: polls the JSON API and updates the table, the chart and the status lines in place.
+// Data from the server is only ever written as text (textContent), never as markup.
 "use strict";
 
 const pollSeconds = Number(document.body.dataset.pollSeconds) || 5;
-const staleAfterSeconds = Math.max(120, pollSeconds * 6);
+const staleSeconds = Number(document.body.dataset.staleSeconds) || 120;
 const windowSelect = document.getElementById("window");
 const tbody = document.querySelector("#latest tbody");
 const emptyNote = document.getElementById("empty");
 const freshness = document.getElementById("freshness");
-const previous = new Map();
+const quality = document.getElementById("quality");
+const chartTitle = document.getElementById("chart-title");
+const chartBox = document.getElementById("chart");
+
+const previous = new Map(); // symbol -> what its row showed, to highlight changes
+let selected = null; // the charted symbol
+let chartKey = null; // symbol|window the chart holds
 let newestUpdate = null;
 let lastError = null;
 
 const price = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
 const whole = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString());
 const clock = (iso) => new Date(iso).toISOString().slice(11, 16);
+const seconds = (iso) => Math.floor(Date.parse(iso) / 1000);
+
+const chart = LightweightCharts.createChart(chartBox, {
+  autoSize: true,
+  layout: { background: { color: "#172029" }, textColor: "#8b98a5" },
+  grid: { vertLines: { color: "#22303c" }, horzLines: { color: "#22303c" } },
+  timeScale: { timeVisible: true, secondsVisible: false },
+});
+const candles = chart.addSeries(LightweightCharts.CandlestickSeries, {
+  upColor: "#26a69a", downColor: "#ef5350", wickUpColor: "#26a69a", wickDownColor: "#ef5350", borderVisible: false,
+});
+const volumes = chart.addSeries(LightweightCharts.HistogramSeries, {
+  priceFormat: { type: "volume" }, priceScaleId: "volume", color: "#3d5166",
+});
+chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 
 function cell(text, className) {
   const td = document.createElement("td");
@@ -40,40 +62,93 @@ function renderRow(row) {
     cell(whole(row.volume)),
     cell(price(row.vwap)),
   );
-  const key = `${row.window_start}|${row.close_price}|${row.event_count}`;
-  if (previous.has(row.symbol) && previous.get(row.symbol) !== key) tr.classList.add("changed");
-  previous.set(row.symbol, key);
+  const shown = `${row.window_start}|${row.close_price}|${row.event_count}`;
+  if (previous.has(row.symbol) && previous.get(row.symbol) !== shown) tr.classList.add("changed");
+  previous.set(row.symbol, shown);
+  if (row.symbol === selected) tr.classList.add("selected");
+  tr.addEventListener("click", () => selectSymbol(row.symbol));
   return tr;
 }
 
+function candleOf(row) {
+  return { time: seconds(row.window_start), open: row.open_price, high: row.high_price, low: row.low_price,
+           close: row.close_price };
+}
+
+function volumeOf(row) {
+  const up = row.close_price >= row.open_price;
+  return { time: seconds(row.window_start), value: row.volume ?? 0, color: up ? "#1f5f58" : "#7a2e2d" };
+}
+
+async function getJson(path) {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+async function refreshChart() {
+  if (!selected) return;
+  const key = `${selected}|${windowSelect.value}`;
+  const query = new URLSearchParams({ symbol: selected, window: windowSelect.value, limit: "200" });
+  const rows = await getJson(`/api/aggregates?${query}`);
+  const shown = candles.data();
+  const newest = rows[rows.length - 1];
+  if (key === chartKey && newest && shown.length && shown[shown.length - 1].time === seconds(newest.window_start)) {
+    // The newest candle keeps forming: change it in place.
+    candles.update(candleOf(newest));
+    volumes.update(volumeOf(newest));
+  } else {
+    // Another symbol or window, or a new candle (which also settles the previous one): redraw.
+    candles.setData(rows.map(candleOf));
+    volumes.setData(rows.map(volumeOf));
+    if (key !== chartKey) chart.timeScale().fitContent();
+    chartKey = key;
+  }
+  chartTitle.textContent = `${selected} · ${windowSelect.value} candles`;
+  chartBox.dataset.candles = String(candles.data().length);
+  chartBox.dataset.lastClose = rows.length ? String(rows[rows.length - 1].close_price) : "";
+}
+
+function selectSymbol(symbol) {
+  selected = symbol;
+  for (const tr of tbody.rows) tr.classList.toggle("selected", tr.dataset.symbol === symbol);
+  refreshChart().catch((error) => { lastError = error.message; renderFreshness(); });
+}
+
 function renderFreshness() {
+  let text;
+  let stale = true;
   if (lastError) {
-    freshness.textContent = `cannot reach the API: ${lastError}`;
-    freshness.classList.add("stale");
-    return;
+    text = `cannot reach the API: ${lastError}`;
+  } else if (!newestUpdate) {
+    text = "no data yet: is the pipeline running?";
+  } else {
+    const age = Math.max(0, Math.round((Date.now() - newestUpdate.getTime()) / 1000));
+    stale = age > staleSeconds;
+    text = stale
+      ? `data is stale: last update ${age} s ago (market closed or pipeline stopped?)`
+      : `updated ${age} s ago`;
   }
-  if (!newestUpdate) {
-    freshness.textContent = "no data yet: is the pipeline running?";
-    freshness.classList.add("stale");
-    return;
-  }
-  const age = Math.max(0, Math.round((Date.now() - newestUpdate.getTime()) / 1000));
-  const stale = age > staleAfterSeconds;
-  freshness.textContent = stale
-    ? `data is stale: last update ${age} s ago (market closed or pipeline stopped?)`
-    : `updated ${age} s ago`;
+  freshness.textContent = text;
   freshness.classList.toggle("stale", stale);
+}
+
+async function refreshQuality() {
+  const report = await getJson("/api/quality");
+  quality.textContent = `${report.rejected} rejected event${report.rejected === 1 ? "" : "s"} in the last ${report.hours} h`;
+  quality.classList.toggle("has-rejects", report.rejected > 0);
 }
 
 async function refresh() {
   try {
-    const response = await fetch(`/api/latest?window=${encodeURIComponent(windowSelect.value)}`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const rows = await response.json();
+    const rows = await getJson(`/api/latest?window=${encodeURIComponent(windowSelect.value)}`);
+    // Keep the charted symbol while the table has it; otherwise chart the first row.
+    if (!rows.some((row) => row.symbol === selected)) selected = rows.length ? rows[0].symbol : null;
     tbody.replaceChildren(...rows.map(renderRow));
     emptyNote.hidden = rows.length > 0;
     const updates = rows.map((r) => Date.parse(r.updated_at)).filter(Number.isFinite);
     newestUpdate = updates.length ? new Date(Math.max(...updates)) : null;
+    await Promise.all([refreshChart(), refreshQuality()]);
     lastError = null;
   } catch (error) {
     lastError = error.message;
