@@ -31,6 +31,8 @@ DEFAULTS = {
     "KAFKA_DLQ_TOPIC": "stock-quotes-dlq",
     "DATABASE_URL": "postgresql://stocks:stocks@localhost:5433/stocks",
     "CHECKPOINT_DIR": "var/checkpoints",
+    "WEB_DATABASE_URL": "",
+    "WEB_POLL_SECONDS": "5",
 }
 
 class SettingsError(ValueError):
@@ -102,6 +104,8 @@ class Settings:
     kafka_dlq_topic: str
     database_url: str = dataclasses.field(repr=False)
     checkpoint_dir: Path
+    web_database_url: str = dataclasses.field(repr=False)
+    web_poll_seconds: float
 
     def __repr__(self) -> str:
         key = "***" if self.finnhub_api_key else "''"
@@ -115,7 +119,9 @@ class Settings:
             f"kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, "
             f"kafka_topic={self.kafka_topic!r}, kafka_dlq_topic={self.kafka_dlq_topic!r}, "
             f"database_url={mask_url_password(self.database_url)!r}, "
-            f"checkpoint_dir={str(self.checkpoint_dir)!r})"
+            f"checkpoint_dir={str(self.checkpoint_dir)!r}, "
+            f"web_database_url={mask_url_password(self.web_database_url)!r}, "
+            f"web_poll_seconds={self.web_poll_seconds!r})"
         )
 
     __str__ = __repr__
@@ -149,10 +155,10 @@ def build_settings(values: Mapping[str, str]) -> Settings:
 
         return parse
 
-    def database_url(text):
+    def database_url(text, name="DATABASE_URL"):
         scheme = urlsplit(text).scheme
         if not scheme.startswith("postgresql"):
-            raise SettingsError(f"DATABASE_URL: expected a postgresql:// URL, got {scheme or 'none'}")
+            raise SettingsError(f"{name}: expected a postgresql:// URL, got {scheme or 'none'}")
         return text
 
     checkpoint = Path(values.get("CHECKPOINT_DIR", DEFAULTS["CHECKPOINT_DIR"]))
@@ -178,6 +184,8 @@ def build_settings(values: Mapping[str, str]) -> Settings:
         kafka_dlq_topic=take("KAFKA_DLQ_TOPIC", required("KAFKA_DLQ_TOPIC")),
         database_url=take("DATABASE_URL", database_url),
         checkpoint_dir=checkpoint if checkpoint.is_absolute() else REPO_ROOT / checkpoint,
+        web_database_url=take("WEB_DATABASE_URL", lambda t: database_url(t, "WEB_DATABASE_URL") if t.strip() else ""),
+        web_poll_seconds=take("WEB_POLL_SECONDS", lambda t: parse_positive_seconds("WEB_POLL_SECONDS", t)),
     )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))

@@ -12,7 +12,7 @@ from devstack.demo import run_demo
 from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker, parse_bootstrap
 from devstack.postgres import PostgresServer, parse_database_url
 from devstack.process import StackError
-from devstack.schema import apply_schema
+from devstack.schema import apply_schema, grant_read_only
 
 log = logging.getLogger("stack")
 
@@ -22,8 +22,11 @@ STATE_ROOT = REPO_ROOT / "var" / "stack"
 class LocalStack:
     """The Kafka broker and Postgres server addressed by the settings, kept under one folder."""
 
-    def __init__(self, bootstrap_servers: str, database_url: str, state_root: Path = STATE_ROOT):
+    def __init__(
+        self, bootstrap_servers: str, database_url: str, reader_url: str = "", state_root: Path = STATE_ROOT
+    ):
         self.database_url = database_url
+        self.reader_url = reader_url
         _, kafka_port = parse_bootstrap(bootstrap_servers)
         postgres_port = parse_database_url(database_url)["port"]
         self.kafka = KafkaBroker(bootstrap_servers, state_root / f"kafka-{kafka_port}", KAFKA_JARS_DIR)
@@ -39,6 +42,10 @@ class LocalStack:
         )
         applied = apply_schema(self.database_url)
         log.info("schema    applied: %s", ", ".join(applied))
+        reader = self.postgres.ensure_reader(self.reader_url) if self.reader_url else None
+        if reader:
+            grant_read_only(self.database_url, reader)
+            log.info("webapp    reads as the read-only role %s", reader)
         log.info("DATABASE_URL=%s", mask_url_password(self.database_url))
 
     def down(self) -> None:
@@ -66,7 +73,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(name)-9s] %(message)s")
     try:
         settings = load_settings()
-        stack = LocalStack(settings.kafka_bootstrap_servers, settings.database_url)
+        stack = LocalStack(settings.kafka_bootstrap_servers, settings.database_url, settings.web_database_url)
         if args.command == "up":
             stack.up()
         elif args.command == "down":

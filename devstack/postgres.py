@@ -141,12 +141,39 @@ class PostgresServer:
                 "every parent folder must be world-executable (chmod o+x)"
             )
 
-    def _ensure_role_and_database(self) -> None:
-        # The local socket trusts the superuser, so no password is needed for this step.
+    def ensure_reader(self, reader_url: str) -> str | None:
+        """Create (or update the password of) the login role of `reader_url`; its name, or None when
+        `reader_url` is not a separate role on this server of ours."""
+        reader = parse_database_url(reader_url)
+        same_database = (reader["host"], reader["port"], reader["dbname"]) == (
+            self.target["host"], self.target["port"], self.target["dbname"]
+        )
+        if not same_database or reader["user"] == self.target["user"] or not self.socket_dir.exists():
+            return None
+        admin = self._admin_connection()
+        try:
+            with admin.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (reader["user"],))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                cur.execute(
+                    sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
+                        sql.SQL(verb), sql.Identifier(reader["user"]), sql.Literal(reader["password"])
+                    )
+                )
+        finally:
+            admin.close()
+        return reader["user"]
+
+    def _admin_connection(self):
+        # The local socket trusts the superuser, so no password is needed.
         admin = psycopg2.connect(
             host=str(self.socket_dir), port=self.target["port"], user="postgres", dbname="postgres"
         )
         admin.autocommit = True
+        return admin
+
+    def _ensure_role_and_database(self) -> None:
+        admin = self._admin_connection()
         user, password, dbname = self.target["user"], self.target["password"], self.target["dbname"]
         with admin.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))

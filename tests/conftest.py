@@ -15,7 +15,7 @@ from common.settings import REPO_ROOT
 from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
 from devstack.postgres import PostgresServer
 from devstack.process import free_port, is_port_free
-from devstack.schema import apply_schema
+from devstack.schema import apply_schema, grant_read_only
 from common.topics import ensure_topics
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Stack:
     bootstrap_servers: str
     database_url: str
     postgres: PostgresServer | None = None  # set when the tests started it, so they may restart it
+    reader_url: str | None = None  # a role that may only read, when the tests created one
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +48,13 @@ def stack():
     )
     broker = KafkaBroker(started.bootstrap_servers, state_root / "kafka", KAFKA_JARS_DIR)
     postgres = PostgresServer(started.database_url, state_root / "postgres")
-    started = Stack(started.bootstrap_servers, started.database_url, postgres)
+    reader_url = started.database_url.replace("stocks_test:", "stocks_test_reader:", 1)
+    started = Stack(started.bootstrap_servers, started.database_url, postgres, reader_url)
     try:
         broker.start()
         postgres.start()
         apply_schema(started.database_url)
+        grant_read_only(started.database_url, postgres.ensure_reader(reader_url))
         yield started
     finally:
         broker.stop()

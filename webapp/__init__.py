@@ -22,9 +22,15 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the table's column order in answers
     # Data older than STALE_SECONDS is flagged: market closed, or the pipeline stopped.
-    app.config.update(POLL_SECONDS=5, STALE_SECONDS=120)
+    app.config.update(STALE_SECONDS=120)
     if not config or "DATABASE_URL" not in config:
-        app.config["DATABASE_URL"] = load_settings().database_url
+        settings = load_settings()
+        # The webapp only reads: a read-only role when one is configured, else the main one.
+        app.config.update(
+            DATABASE_URL=settings.web_database_url or settings.database_url,
+            POLL_SECONDS=settings.web_poll_seconds,
+        )
+    app.config.setdefault("POLL_SECONDS", 5)
     app.config.update(config or {})
     db.init_app(app)
     app.register_blueprint(api.bp)

@@ -3,8 +3,11 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import InternalError, ProgrammingError
 
 from webapp import create_app
+from webapp.db import read_only
 
 START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
 
@@ -142,3 +145,17 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
         stack.postgres.start()
     assert client.get("/api/latest").get_json()[0]["close_price"] == 10.0
     assert client.get("/healthz").status_code == 200
+
+
+def test_the_webapp_role_can_read_but_not_write(stack, db):
+    if stack.reader_url is None:
+        pytest.skip("the tests did not create a read-only role on this Postgres")
+    seed(db, "AAPL", START, 1, 10.0)
+    app = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True})
+    assert app.test_client().get("/api/latest").get_json()[0]["symbol"] == "AAPL"
+    with app.app_context(), pytest.raises(ProgrammingError, match="permission denied"):
+        with app.extensions["db_engine"].begin() as connection:
+            connection.execute(text("DELETE FROM stock_aggregates"))
+    with app.app_context(), pytest.raises(InternalError, match="read-only transaction"):
+        with read_only() as connection:
+            connection.execute(text("DELETE FROM stock_aggregates"))
