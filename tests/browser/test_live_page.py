@@ -100,3 +100,13 @@ def test_markup_in_the_data_is_shown_as_text(db, served_app, page):
     page.goto(served_app)
     expect(page.locator("#latest tbody td.symbol")).to_have_text("<B>X")
     assert page.locator("#latest b").count() == 0
+
+
+def test_the_chart_draws_at_phone_width(db, served_app, page):
+    upsert(db, "AAPL", NOW - timedelta(minutes=1), 1, 1, 2)
+    upsert(db, "AAPL", NOW, 1, 2, 3)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(served_app)
+    expect(page.locator("#chart")).to_have_attribute("data-candles", "2")
+    widths = page.locator("#chart canvas").evaluate_all("canvases => canvases.map(c => c.getBoundingClientRect().width)")
+    assert max(widths) > 200  # the candle pane, not only the price scale
