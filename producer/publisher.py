@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 
 from common.contract import encode_key, encode_message
 from common.topics import ensure_topics
@@ -48,10 +49,12 @@ class Publisher:
             bootstrap_servers=self._bootstrap_servers,
             client_id="stock-producer",
             acks="all",
-            retries=10,
+            # Retried until delivered for up to two minutes, so a broker restart loses nothing;
+            # idempotence keeps retries from duplicating or reordering messages.
+            enable_idempotence=True,
+            delivery_timeout_ms=120_000,
             linger_ms=20,
             compression_type="gzip",
-            max_in_flight_requests_per_connection=1,
         )
 
     def publish(self, message: dict) -> None:
@@ -71,9 +74,14 @@ class Publisher:
         self.dead_lettered += 1
 
     def flush(self, timeout: float | None = 30.0) -> None:
-        """Wait until everything queued is delivered or has failed."""
-        if self._producer is not None:
+        """Wait until everything queued is delivered or has failed; while Kafka is away, say so and
+        keep buffering (the producer goes on retrying in the background)."""
+        if self._producer is None:
+            return
+        try:
             self._producer.flush(timeout=timeout)
+        except KafkaTimeoutError:
+            log.warning("Kafka has not acknowledged everything within %.0f s; still buffering and retrying", timeout)
 
     def close(self) -> None:
         """Flush and close the connection and the recording."""

@@ -24,7 +24,8 @@ class Stack:
 
     bootstrap_servers: str
     database_url: str
-    postgres: PostgresServer | None = None  # set when the tests started it, so they may restart it
+    postgres: PostgresServer | None = None  # set when the tests started them, so they may restart them
+    kafka: KafkaBroker | None = None
     reader_url: str | None = None  # a role that may only read, when the tests created one
 
 
@@ -49,7 +50,9 @@ def stack():
     broker = KafkaBroker(started.bootstrap_servers, state_root / "kafka", KAFKA_JARS_DIR)
     postgres = PostgresServer(started.database_url, state_root / "postgres")
     reader_url = started.database_url.replace("stocks_test:", "stocks_test_reader:", 1)
-    started = Stack(started.bootstrap_servers, started.database_url, postgres, reader_url)
+    started = Stack(
+        started.bootstrap_servers, started.database_url, postgres=postgres, kafka=broker, reader_url=reader_url
+    )
     try:
         broker.start()
         postgres.start()
