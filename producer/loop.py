@@ -55,7 +55,7 @@ def run_cycles(source, publisher: Publisher, interval: float, cycles: int | None
         finished = cycles is not None and done >= cycles
         next_start = next_cycle_start(t0, interval, time.monotonic())
         if interval >= 1.0 or finished or time.monotonic() - last_log >= QUIET_LOG_SECONDS:
-            usage = getattr(source, "usage", lambda: "")()
+            usage = source.usage()
             log.info(
                 "cycle %d: %s in %.2f s%s; %s",
                 done,

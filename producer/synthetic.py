@@ -68,6 +68,10 @@ class SyntheticSource:
         self._owed = 0.0  # fractional trades carried to the next cycle
         self._next_symbol = 0
 
+    def usage(self) -> str:
+        """Nothing to report: the synthetic market has no call limit."""
+        return ""
+
     def run_cycle(self, publisher, stop, deadline) -> CycleResult:
         """Publish this cycle's trades, stamped with times up to now."""
         now = epoch_ms()

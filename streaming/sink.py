@@ -76,6 +76,11 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 TRANSIENT_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class SinkError(RuntimeError):
     """A batch could not be written; the query stops and resumes from its checkpoint on restart."""
 
@@ -107,21 +112,21 @@ class PostgresSink:
 
     def write(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
         """COPY `rows` into `staging` and run `statement`, once per batch, retrying transient errors."""
-        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+        tries = len(RETRY_DELAYS) + 1
+        for attempt in range(1, tries + 1):
             try:
                 return self._write_once(batch, staging, columns, rows, statement)
             except TRANSIENT_ERRORS as exc:
                 self.close()
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                if delay is None:
-                    raise SinkError(f"Postgres unreachable after {attempt} tries: {reason}") from None
+                if attempt == tries:
+                    raise SinkError(f"Postgres unreachable after {tries} tries: {_first_line(exc)}") from None
+                delay = RETRY_DELAYS[attempt - 1]
                 log.warning("%s batch %d: Postgres write failed (%s); retrying in %.0f s",
-                            batch.query_name, batch.batch_id, reason, delay)
+                            batch.query_name, batch.batch_id, _first_line(exc), delay)
                 self._sleep(delay)
             except psycopg2.Error as exc:
                 self.close()
-                raise SinkError(f"Postgres refused the batch: {str(exc).strip().splitlines()[0]}") from None
-        raise AssertionError("unreachable")
+                raise SinkError(f"Postgres refused the batch: {_first_line(exc)}") from None
 
     def _write_once(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
         connection = self._connect()

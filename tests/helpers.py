@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 
 from kafka import KafkaConsumer, TopicPartition
+
+from common.contract import build_trade_message
 
 from common.settings import REPO_ROOT
 
@@ -78,3 +81,22 @@ def publish(bootstrap_servers: str, topic: str, messages, keys=None) -> None:
         producer.send(topic, key=key, value=value)
     producer.flush()
     producer.close()
+
+
+BASE = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC
+MINUTE = 60_000
+
+
+def trades(count: int, seed: int, minutes: int = 12) -> list[dict]:
+    """Trades of three symbols over `minutes` of event time, some resent (same id)."""
+    rng = random.Random(seed)
+    events = []
+    for n in range(count):
+        symbol = rng.choice(["AAPL", "MSFT", "NVDA"])
+        event_time = BASE + rng.randrange(0, minutes * MINUTE, 100)
+        events.append(build_trade_message(
+            message_id=f"{symbol}-{seed}-{n}", symbol=symbol, price=round(rng.uniform(90, 110), 2),
+            volume=float(rng.randint(1, 500)) if rng.random() < 0.8 else None,
+            event_time_ms=event_time, source="replay", ingested_at_ms=event_time + 50,
+        ))
+    return events + rng.sample(events, count // 20)

@@ -3,14 +3,13 @@
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import datetime
 
 import pytest
 from kafka import KafkaProducer
 
-from devstack.process import free_port, port_accepts
+from devstack.process import free_port, port_accepts, wait_until
 from tests.helpers import read_messages, run_module, table_rows
 from tests.reference import assert_rows_match, reference_aggregates
 
@@ -40,10 +39,7 @@ def webapp(pipeline_env):
         [sys.executable, "-m", "webapp", "--port", str(port)],
         env=pipeline_env("unused-by-the-webapp"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    deadline = time.monotonic() + 30
-    while not port_accepts("127.0.0.1", port):
-        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(0.1)
+    wait_until(lambda: port_accepts("127.0.0.1", port), 30, "the webapp", alive=lambda: process.poll() is None)
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)

@@ -12,20 +12,11 @@ import psycopg2
 import pytest
 
 from common.settings import REPO_ROOT
-from tests.helpers import publish, read_messages, run_module, table_rows
-from tests.integration.test_streaming_exactness import trades
+from devstack.process import wait_until
+from tests.helpers import publish, read_messages, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
 
 OUTAGE_SECONDS = 20
-
-
-def wait_for(condition, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 def test_kafka_down_for_20_s_loses_nothing_the_producer_published(stack, pipeline_env, topic_factory, tmp_path):
@@ -39,12 +30,12 @@ def test_kafka_down_for_20_s_loses_nothing_the_producer_published(stack, pipelin
             cwd=REPO_ROOT, env=pipeline_env(topic), stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_for(lambda: len(read_messages(stack.bootstrap_servers, topic)) >= 100)
+            wait_until(lambda: len(read_messages(stack.bootstrap_servers, topic)) >= 100, 120, "100 messages")
             stack.kafka.stop()
             time.sleep(OUTAGE_SECONDS)  # the outage itself
             stack.kafka.start()
             before = len(read_messages(stack.bootstrap_servers, topic))
-            wait_for(lambda: len(read_messages(stack.bootstrap_servers, topic)) > before + 200)
+            wait_until(lambda: len(read_messages(stack.bootstrap_servers, topic)) > before + 200, 120, "200 more messages")
             producer.send_signal(signal.SIGTERM)
             assert producer.wait(timeout=60) == 0, log_path.read_text()
         finally:
@@ -71,12 +62,13 @@ def test_postgres_down_for_20_s_leaves_the_table_exact(stack, db, topic_factory,
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
-            wait_for(lambda: "aggregates-1m batch 1:" in log_path.read_text(), timeout=180)
+            wait_until(lambda: "aggregates-1m batch 1:" in log_path.read_text(), 180, "two batches",
+                       alive=lambda: job.poll() is None)
             db.close()
             stack.postgres.stop()
             time.sleep(OUTAGE_SECONDS)  # the outage itself; batches meanwhile are retried
             stack.postgres.start()
-            wait_for(lambda: "Postgres write failed" in log_path.read_text())
+            wait_until(lambda: "Postgres write failed" in log_path.read_text(), 120, "a retried write")
             job.send_signal(signal.SIGTERM)  # the driver only: it stops its queries between batches
             job.wait(timeout=120)
         finally:

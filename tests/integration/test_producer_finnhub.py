@@ -12,6 +12,7 @@ import pytest
 
 from common.contract import message_problem
 from common.settings import REPO_ROOT
+from devstack.process import wait_until
 from tests.fakes.finnhub_http import FakeFinnhub, Reply, json_reply, quote
 from tests.fakes.finnhub_ws import DROP, FakeTradeSocket
 from tests.helpers import read_messages
@@ -114,15 +115,6 @@ def test_the_token_echoed_by_an_error_page_is_masked(stack, finnhub_env):
     assert TOKEN not in json.dumps(dead) + result.stderr
 
 
-def wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
 def stop_after(env, args, bootstrap_servers, topic, count):
     """Run the producer until `count` messages are in the topic, SIGTERM it; (exit code, output)."""
     process = subprocess.Popen(
@@ -130,7 +122,8 @@ def stop_after(env, args, bootstrap_servers, topic, count):
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_for(lambda: len(read_messages(bootstrap_servers, topic)) >= count)
+        wait_until(lambda: len(read_messages(bootstrap_servers, topic)) >= count, 60, f"{count} messages",
+                   alive=lambda: process.poll() is None)
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     finally:

@@ -2,35 +2,15 @@
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 
 from common.contract import build_trade_message
+from devstack.process import wait_until
 from common.settings import REPO_ROOT
-from tests.helpers import publish, run_module, table_rows
+from tests.helpers import BASE, MINUTE, publish, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
-
-BASE = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC
-MINUTE = 60_000
-
-
-def trades(count: int, seed: int, minutes: int = 12) -> list[dict]:
-    """Trades of three symbols over `minutes` of event time, some resent (same id)."""
-    rng = random.Random(seed)
-    events = []
-    for n in range(count):
-        symbol = rng.choice(["AAPL", "MSFT", "NVDA"])
-        event_time = BASE + rng.randrange(0, minutes * MINUTE, 100)
-        events.append(build_trade_message(
-            message_id=f"{symbol}-{seed}-{n}", symbol=symbol, price=round(rng.uniform(90, 110), 2),
-            volume=float(rng.randint(1, 500)) if rng.random() < 0.8 else None,
-            event_time_ms=event_time, source="replay", ingested_at_ms=event_time + 50,
-        ))
-    return events + rng.sample(events, count // 20)
-
 
 def test_a_second_run_from_a_new_checkpoint_gives_the_same_table(stack, db, topic_factory, pipeline_env, tmp_path):
     topic = topic_factory("twice")
@@ -55,10 +35,8 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(stack, db, top
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while batches_written(db) < 4:  # several batches in: the job is mid-stream
-            assert job.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        # Several batches in: the job is mid-stream.
+        wait_until(lambda: batches_written(db) >= 4, 180, "4 batches written", alive=lambda: job.poll() is None)
     finally:
         try:
             os.killpg(job.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up

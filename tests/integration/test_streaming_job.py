@@ -3,23 +3,13 @@
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 
 from common.settings import REPO_ROOT
+from devstack.process import wait_until
 from tests.helpers import run_module
-
-
-def wait_for_line(path, text, process, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in path.read_text():
-            return
-        assert process.poll() is None, path.read_text()
-        time.sleep(0.2)
-    raise AssertionError(f"no {text!r} in:\n{path.read_text()}")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -34,7 +24,8 @@ def test_a_stop_signal_lets_the_batch_finish_and_exits_zero(stack, db, topic_fac
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_for_line(log_file, "aggregates-1m batch 0", job)
+            wait_until(lambda: "aggregates-1m batch 0" in log_file.read_text(), 120, "the first batch",
+                       alive=lambda: job.poll() is None)
             job.send_signal(signum)
             assert job.wait(timeout=120) == 0, log_file.read_text()
         finally:
