@@ -9,7 +9,7 @@ const OVERLAYS = [
   { key: "sma20", fields: ["sma_20"], color: "#f0b429" },
   { key: "ema5", fields: ["ema_5"], color: "#c4a7e7" },
   { key: "ema20", fields: ["ema_20"], color: "#4fc3f7" },
-  { key: "bollinger", fields: ["bollinger_upper", "bollinger_lower"], color: "#b0bec5", dashed: true },
+  { key: "bollinger", fields: ["bollinger_upper", "bollinger_lower"], color: "#b0bec5", thin: true },
 ];
 const SPIKE_NOTICE_SECONDS = 10;
 
@@ -22,7 +22,7 @@ function createOverlays(chart, candleSeries, chartBox) {
     const toggle = document.querySelector(`#overlays input[data-overlay="${overlay.key}"]`);
     toggle.parentElement.querySelector(".swatch").style.background = overlay.color;
     const lines = overlay.fields.map(() => chart.addSeries(LightweightCharts.LineSeries, {
-      color: overlay.color, lineWidth: overlay.dashed ? 1 : 2, lineStyle: overlay.dashed ? 2 : 0,
+      color: overlay.color, lineWidth: overlay.thin ? 1 : 2,
       priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, visible: toggle.checked,
     }));
     return { ...overlay, toggle, lines };
