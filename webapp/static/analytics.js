@@ -44,7 +44,8 @@ function createOverlays(chart, candleSeries, chartBox) {
   function drawIndicators(rows) {
     for (const overlay of overlays) {
       overlay.fields.forEach((field, index) => {
-        const points = rows.filter((r) => r[field] !== null).map((r) => ({ time: epochSeconds(r.window_start), value: r[field] }));
+        const points = rows.filter((r) => r[field] !== null)
+          .map((r) => ({ time: epochSeconds(r.window_start), value: r[field] }));
         overlay.lines[index].setData(points);
         if (index === 0) {
           chartBox.dataset[`${overlay.key}Points`] = String(points.length);
