@@ -1,4 +1,4 @@
-"""The JSON API: latest rows per symbol and health."""
+"""The JSON API: latest rows per symbol, the analytics views (indicators, spikes, movers) and health."""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def database_unavailable(exc):
     return jsonify(error="the database is unavailable; retry shortly"), 503
 
 
+def series_params() -> tuple:
+    """symbol, window seconds, limit and since of a request for one series, validated."""
+    return (
+        params.symbol(request.args.get("symbol")),
+        params.window_seconds(request.args.get("window")),
+        params.limit(request.args.get("limit")),
+        params.since(request.args.get("since")),
+    )
+
+
 @bp.get("/api/latest")
 def latest():
     """The newest row of the requested window size (default 1m) for every symbol."""
@@ -42,12 +52,36 @@ def latest():
 @bp.get("/api/aggregates")
 def aggregates():
     """Rows of one symbol and window size in ascending window order (an unknown symbol: [])."""
-    symbol = params.symbol(request.args.get("symbol"))
+    series = series_params()
+    with read_only() as connection:
+        return jsonify(queries.aggregates_for_symbol(connection, *series))
+
+
+@bp.get("/api/indicators")
+def indicators():
+    """SMA 5/20, EMA 5/20 and Bollinger bands per candle of one symbol and window size, oldest first."""
+    series = series_params()
+    with read_only() as connection:
+        return jsonify(queries.indicators_for_symbol(connection, *series))
+
+
+@bp.get("/api/spikes")
+def spikes():
+    """Candles of one window size whose close moved >= 2 % from their open, oldest first (symbol optional)."""
     seconds = params.window_seconds(request.args.get("window"))
+    symbol = params.optional_symbol(request.args.get("symbol"))
     limit = params.limit(request.args.get("limit"))
     since = params.since(request.args.get("since"))
     with read_only() as connection:
-        return jsonify(queries.aggregates_for_symbol(connection, symbol, seconds, limit, since))
+        return jsonify(queries.spikes(connection, seconds, symbol, limit, since))
+
+
+@bp.get("/api/movers")
+def movers():
+    """Symbols ranked by their move over the last hour and the day so far, for one window size."""
+    seconds = params.window_seconds(request.args.get("window"))
+    with read_only() as connection:
+        return jsonify(queries.top_movers(connection, seconds))
 
 
 @bp.get("/api/symbols")

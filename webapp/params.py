@@ -36,6 +36,11 @@ def symbol(value: str | None) -> str:
     return value
 
 
+def optional_symbol(value: str | None) -> str | None:
+    """A ticker, upper-cased, or None when the parameter is absent."""
+    return None if value is None else symbol(value)
+
+
 def limit(value: str | None, default: int = 200) -> int:
     """How many rows, 1 to MAX_LIMIT."""
     if value is None:

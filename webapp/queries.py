@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 
 AGGREGATE_FIELDS = (
@@ -23,19 +23,56 @@ LATEST_PER_SYMBOL = text(
 
 NEWEST_UPDATE = text("SELECT max(updated_at) AS newest FROM stock_aggregates")
 
-# The newest `limit` windows (since a time, when given), returned oldest first.
-AGGREGATES_FOR_SYMBOL = text(
+INDICATOR_FIELDS = (
+    "symbol, window_start, window_end, open_price, high_price, low_price, close_price, candle_number, "
+    "sma_5, sma_20, ema_5, ema_20, bollinger_upper, bollinger_lower"
+)
+
+SPIKE_FIELDS = "symbol, window_start, window_end, open_price, high_price, low_price, close_price, change_pct"
+
+TABLE_WINDOW_SIZE = "window_end - window_start = make_interval(secs => :window_seconds)"
+# The views' window_size column: a filter on it reaches below their window functions, one on
+# window_end - window_start would not.
+VIEW_WINDOW_SIZE = "window_size = make_interval(secs => :window_seconds)"
+SINCE = "(CAST(:since AS timestamptz) IS NULL OR window_start >= CAST(:since AS timestamptz))"
+
+
+def newest_oldest_first(fields: str, relation: str, condition: str) -> TextClause:
+    """The newest :limit rows of `relation` that meet `condition` and :since, returned oldest first."""
+    return text(
+        f"""
+        SELECT * FROM (
+            SELECT {fields}
+            FROM {relation}
+            WHERE {condition} AND {SINCE}
+            ORDER BY window_start DESC, symbol DESC
+            LIMIT :limit
+        ) newest
+        ORDER BY window_start, symbol
+        """
+    )
+
+
+AGGREGATES_FOR_SYMBOL = newest_oldest_first(
+    AGGREGATE_FIELDS, "stock_aggregates", f"symbol = :symbol AND {TABLE_WINDOW_SIZE}"
+)
+
+# The view's since filter stays above its window functions, so the EMA still starts at the first candle.
+INDICATORS_FOR_SYMBOL = newest_oldest_first(
+    INDICATOR_FIELDS, "candle_indicators", f"symbol = :symbol AND {VIEW_WINDOW_SIZE}"
+)
+
+SPIKES = newest_oldest_first(
+    SPIKE_FIELDS, "price_spikes", f"{VIEW_WINDOW_SIZE} AND (CAST(:symbol AS text) IS NULL OR symbol = :symbol)"
+)
+
+# The last hour first, then the day so far; each ranked, biggest move first.
+TOP_MOVERS = text(
     f"""
-    SELECT * FROM (
-        SELECT {AGGREGATE_FIELDS}
-        FROM stock_aggregates
-        WHERE symbol = :symbol
-          AND window_end - window_start = make_interval(secs => :window_seconds)
-          AND (CAST(:since AS timestamptz) IS NULL OR window_start >= CAST(:since AS timestamptz))
-        ORDER BY window_start DESC
-        LIMIT :limit
-    ) newest
-    ORDER BY window_start
+    SELECT period, rank, symbol, change_pct, first_open, last_close, candles, first_window_start, last_window_end
+    FROM top_movers
+    WHERE {VIEW_WINDOW_SIZE}
+    ORDER BY period = 'day', rank
     """
 )
 
@@ -94,3 +131,20 @@ def symbols(connection: Connection) -> list[dict]:
 def rejects_by_reason(connection: Connection, hours: int) -> list[dict]:
     """Rejected events of the last `hours`, counted by reason."""
     return _rows(connection.execute(REJECTS_BY_REASON, {"hours": hours}))
+
+
+def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int, since) -> list[dict]:
+    """SMA, EMA and Bollinger bands per candle of one symbol and window size, oldest first."""
+    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
+    return _rows(connection.execute(INDICATORS_FOR_SYMBOL, params))
+
+
+def spikes(connection: Connection, window_seconds: int, symbol: str | None, limit: int, since) -> list[dict]:
+    """Candles that moved at least the spike threshold from their open, oldest first."""
+    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
+    return _rows(connection.execute(SPIKES, params))
+
+
+def top_movers(connection: Connection, window_seconds: int) -> list[dict]:
+    """Symbols ranked by their move over the last hour and the day so far, for one window size."""
+    return _rows(connection.execute(TOP_MOVERS, {"window_seconds": window_seconds}))

@@ -1,20 +1,10 @@
 """The live page in a real headless Chromium (Debian's), driven by Playwright, against the real app
 and Postgres: rows inserted into the table show up on the page without a reload."""
 
-import shutil
-import threading
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from common.settings import REPO_ROOT
-from webapp import create_app
-
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
@@ -31,27 +21,7 @@ def upsert(db, symbol, start, minutes, open_, close, volume=100.0):
         )
 
 
-@pytest.fixture
-def served_app(stack):
-    app = create_app({"DATABASE_URL": stack.database_url, "POLL_SECONDS": 1, "STALE_SECONDS": 4})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-
-
-@pytest.fixture
-def page():
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: run make setup"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1200, "height": 900})
-        browser.close()
-
-
-def test_the_page_follows_the_table_without_reloading(db, served_app, page):
+def test_the_page_follows_the_table_without_reloading(db, served_app, page, artifacts):
     for minute in range(3):
         upsert(db, "AAPL", NOW - timedelta(minutes=3 - minute), 1, 230 + minute, 230.5 + minute)
     upsert(db, "MSFT", NOW - timedelta(minutes=1), 1, 420, 419)
@@ -87,8 +57,7 @@ def test_the_page_follows_the_table_without_reloading(db, served_app, page):
     expect(page.locator("#chart-title")).to_have_text("AAPL · 5m candles")  # MSFT has no 5m rows
     expect(chart).to_have_attribute("data-candles", "1")
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "live-page.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "live-page.png"), full_page=True)
 
     expect(page.locator("#freshness")).to_contain_text("data is stale", timeout=30_000)
     assert page.evaluate("window.notReloaded") is True

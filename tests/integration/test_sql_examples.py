@@ -24,12 +24,13 @@ def filled(db):
             for minutes_ago in range(1, 30):
                 start = now - timedelta(minutes=minutes_ago)
                 price = base + minutes_ago / 10
+                close = price * 1.03 if minutes_ago == 3 else price + 0.5  # one spike each
                 for size in (1, 5):
                     cursor.execute(
                         "INSERT INTO stock_aggregates VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0.1, 3, 300, %s,"
                         " %s, %s, now()) ON CONFLICT DO NOTHING",
                         (symbol, start, start + timedelta(minutes=size), price, price + 1, price - 1,
-                         price + 0.5, price, price + 0.2, start, start + timedelta(seconds=30)),
+                         close, price, price + 0.2, start, start + timedelta(seconds=30)),
                     )
         cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
                        " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')")
@@ -38,10 +39,10 @@ def filled(db):
 
 
 def test_the_file_has_the_queries_the_readme_promises():
-    assert len(statements()) == 6
+    assert len(statements()) == 11
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(11))
 def test_each_example_query_runs_and_returns_rows(filled, index):
     sql = statements()[index]
     with filled.cursor() as cursor:

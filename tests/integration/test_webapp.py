@@ -137,7 +137,8 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
     db.close()
     stack.postgres.stop()
     try:
-        for path in ("/api/latest", "/api/aggregates?symbol=AAPL", "/api/symbols", "/api/quality", "/healthz"):
+        for path in ("/api/latest", "/api/aggregates?symbol=AAPL", "/api/symbols", "/api/quality", "/healthz",
+                     "/api/indicators?symbol=AAPL", "/api/spikes", "/api/movers"):
             response = client.get(path)
             assert response.status_code == 503, path
             assert "unavailable" in response.get_json()["error"]

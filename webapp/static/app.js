@@ -1,4 +1,5 @@
-// The live page: polls the JSON API and updates the table, the chart and the status lines in place.
+// The live page: polls the JSON API and updates the table, the chart (with the overlays of
+// analytics.js), the top movers and the status lines in place.
 // Data from the server is only ever written as text (textContent), never as markup.
 "use strict";
 
@@ -36,6 +37,8 @@ const volumes = chart.addSeries(LightweightCharts.HistogramSeries, {
   priceFormat: { type: "volume" }, priceScaleId: "volume", color: "#3d5166",
 });
 chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+const overlays = createOverlays(chart, candles, chartBox); // analytics.js
+const spikeNotice = createSpikeNotice(document.getElementById("spike-notice"));
 
 function cell(text, className) {
   const td = document.createElement("td");
@@ -90,7 +93,9 @@ async function refreshChart() {
   if (!selected) return;
   const key = `${selected}|${windowSelect.value}`;
   const query = new URLSearchParams({ symbol: selected, window: windowSelect.value, limit: "200" });
-  const rows = await getJson(`/api/aggregates?${query}`);
+  const [rows, indicators, spikes] = await Promise.all([
+    getJson(`/api/aggregates?${query}`), getJson(`/api/indicators?${query}`), getJson(`/api/spikes?${query}`),
+  ]);
   const shown = candles.data();
   const newest = rows[rows.length - 1];
   if (key === chartKey && newest && shown.length && shown[shown.length - 1].time === seconds(newest.window_start)) {
@@ -104,6 +109,9 @@ async function refreshChart() {
     if (key !== chartKey) chart.timeScale().fitContent();
     chartKey = key;
   }
+  overlays.drawIndicators(indicators);
+  const candleTimes = new Set(rows.map((row) => seconds(row.window_start)));
+  overlays.drawSpikes(spikes.filter((spike) => candleTimes.has(seconds(spike.window_start))));
   chartTitle.textContent = `${selected} · ${windowSelect.value} candles`;
   chartBox.dataset.candles = String(candles.data().length);
   chartBox.dataset.lastClose = rows.length ? String(rows[rows.length - 1].close_price) : "";
@@ -139,6 +147,15 @@ async function refreshQuality() {
   quality.classList.toggle("has-rejects", report.rejected > 0);
 }
 
+async function refreshMovers() {
+  renderMovers(await getJson(`/api/movers?window=${encodeURIComponent(windowSelect.value)}`), selectSymbol);
+}
+
+async function refreshSpikeNotice() {
+  const size = windowSelect.value;
+  spikeNotice.check(await getJson(`/api/spikes?window=${encodeURIComponent(size)}&limit=50`), size);
+}
+
 async function refresh() {
   try {
     const rows = await getJson(`/api/latest?window=${encodeURIComponent(windowSelect.value)}`);
@@ -148,7 +165,7 @@ async function refresh() {
     emptyNote.hidden = rows.length > 0;
     const updates = rows.map((r) => Date.parse(r.updated_at)).filter(Number.isFinite);
     newestUpdate = updates.length ? new Date(Math.max(...updates)) : null;
-    await Promise.all([refreshChart(), refreshQuality()]);
+    await Promise.all([refreshChart(), refreshQuality(), refreshMovers(), refreshSpikeNotice()]);
     lastError = null;
   } catch (error) {
     lastError = error.message;

@@ -1,0 +1,19 @@
+-- price_spikes: candles whose close moved at least a threshold from their own open:
+-- |close / open - 1| * 100 >= stocks.spike_threshold_pct (default 2). Measured within the candle,
+-- so a gap (missing candles, a night) never makes a spike, and the first candle can be one.
+-- Another threshold for a session:  SET stocks.spike_threshold_pct = 1.5;
+-- Idempotent: safe to apply again.
+CREATE OR REPLACE VIEW price_spikes AS
+SELECT
+    symbol,
+    window_end - window_start AS window_size,
+    window_start,
+    window_end,
+    open_price,
+    high_price,
+    low_price,
+    close_price,
+    (close_price / open_price - 1) * 100 AS change_pct
+FROM stock_aggregates
+WHERE abs(close_price / open_price - 1) * 100
+      >= coalesce(nullif(current_setting('stocks.spike_threshold_pct', true), '')::double precision, 2);
