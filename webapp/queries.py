@@ -12,12 +12,29 @@ AGGREGATE_FIELDS = (
     "price_stddev, event_count, volume, vwap, first_event_at, last_event_at, updated_at"
 )
 
+# Postgres has no skip scan: DISTINCT ON (symbol) would read every row of the size (a million-row
+# table took seconds under load). Instead walk the distinct symbols through the primary key, one
+# index probe each, then take each symbol's newest row of the size from the (symbol, size, start)
+# index: a few dozen index probes whatever the table's size.
 LATEST_PER_SYMBOL = text(
     f"""
-    SELECT DISTINCT ON (symbol) {AGGREGATE_FIELDS}
-    FROM stock_aggregates
-    WHERE window_end - window_start = make_interval(secs => :window_seconds)
-    ORDER BY symbol, window_start DESC
+    WITH RECURSIVE symbols AS (
+        (SELECT symbol FROM stock_aggregates ORDER BY symbol LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.symbol FROM stock_aggregates s WHERE s.symbol > symbols.symbol ORDER BY s.symbol LIMIT 1)
+        FROM symbols
+        WHERE symbols.symbol IS NOT NULL
+    )
+    SELECT newest.*
+    FROM symbols
+    CROSS JOIN LATERAL (
+        SELECT {AGGREGATE_FIELDS}
+        FROM stock_aggregates
+        WHERE symbol = symbols.symbol AND window_end - window_start = make_interval(secs => :window_seconds)
+        ORDER BY window_start DESC
+        LIMIT 1
+    ) newest
+    ORDER BY newest.symbol
     """
 )
 
