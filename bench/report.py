@@ -46,6 +46,19 @@ def _count(x):
     return f"{x:,.0f}"
 
 
+def _rate_or_below(x):
+    return _rate(x) if x > 0 else f"below {-x:,.0f} ev/s"
+
+
+def sustained_figure(results: dict) -> dict | None:
+    """The highest sustained rate; when even the first step failed, minus that step's rate."""
+    steps = _get(results, "sustained.steps")
+    if not steps:
+        return None
+    highest = _get(results, "sustained.highest_sustained_rate")
+    return spread([highest if highest is not None else -steps[0]["target_rate"]])
+
+
 def web_figure(results: dict, endpoint: str, key: str) -> dict | None:
     """Median, min and max of one wrk figure of one endpoint over the runs."""
     runs = _get(results, f"web_api.runs.{endpoint}")
@@ -75,7 +88,8 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
     speedup_batched = ratio(_get(results, "backlog.streaming_gzip.events_per_second.median"),
                             _get(results, "backlog.baseline_batched.events_per_second.median"))
     backlog = _get(results, "backlog.streaming_gzip.events_per_second")
-    sustained = _get(results, "sustained.highest_sustained_rate")
+    backlog_size = f"{_get(results, 'sizes.backlog_events') or 1_000_000:,}-event"
+    sustained = sustained_figure(results)
     fresh_demo = freshness_figure(results, "demo_trigger_1s", "p95")
     api_p99 = [web_figure(results, e, "p99") for e in ("latest", "aggregates")]
     rss = peak_streaming_rss(results)
@@ -85,7 +99,7 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
 
     rows = [
         ("Load generator (confluent-kafka, backlog)", _get(results, "backlog.generator_rate"), _rate, "", None),
-        ("Streaming `--available-now`, 1M backlog (gzip), whole run", backlog, _rate, "≥ 200,000 ev/s",
+        (f"Streaming `--available-now`, {backlog_size} backlog (gzip), whole run", backlog, _rate, "≥ 200,000 ev/s",
          met(backlog, lambda v: v >= 200_000)),
         ("… same, micro-batch time only (no JVM start)", _get(results, "backlog.streaming_gzip.batch_events_per_second"),
          _rate, "", None),
@@ -96,8 +110,8 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
          _rate, "", None),
         ("Streaming ÷ per-event baseline", single(speedup), _times, "≥ 50×", met(single(speedup), lambda v: v >= 50)),
         ("Streaming ÷ batched baseline", single(speedup_batched), _times, "", None),
-        ("Highest sustained rate, 1 s trigger", single(sustained), _rate, "≥ 100,000 ev/s",
-         met(single(sustained), lambda v: v >= 100_000)),
+        ("Highest sustained rate, 1 s trigger", sustained, _rate_or_below, "≥ 100,000 ev/s",
+         met(sustained, lambda v: v >= 100_000)),
     ]
     for case, label in (("demo_trigger_1s", "demo load (8 tickers), 1 s trigger"),
                         ("demo_trigger_0s", "demo load, 0 s trigger"),
@@ -109,7 +123,8 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
                          met(fresh_demo, lambda v: v <= 1.5) if target else None))
     for endpoint, p99 in zip(("latest", "aggregates"), api_p99):
         rows += [
-            (f"`/api/{endpoint}` p50, 50 clients, 1M rows", web_figure(results, endpoint, "p50"), _ms, "", None),
+            (f"`/api/{endpoint}` p50, 50 clients, {_get(results, 'web_api.rows') or 0:,} rows",
+             web_figure(results, endpoint, "p50"), _ms, "", None),
             (f"`/api/{endpoint}` p99", p99, _ms, "≤ 50 ms", met(p99, lambda v: v <= 0.05)),
             (f"`/api/{endpoint}` throughput", web_figure(results, endpoint, "requests_per_second"), _req, "", None),
         ]
@@ -147,7 +162,24 @@ def render_markdown(results: dict) -> str:
         verdict = "" if met is None else ("yes" if met else "**no**")
         lines.append(f"| {label} | {fmt(figure['median'])} | {span} | {figure['runs']} | {target} | {verdict} |")
     lines += ["", "Exact against the plain-Python reference (every run): " + exactness_line(results), ""]
+    lines += breakdown_table(results)
     return "\n".join(lines)
+
+
+def breakdown_table(results: dict) -> list[str]:
+    """Where the time of one streaming --available-now run went, per query (Spark's durationMs)."""
+    breakdown = _get(results, "backlog.streaming_gzip.detail.breakdown")
+    if not breakdown:
+        return []
+    phases = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset", "walCommit", "commitOffsets")
+    lines = ["Where the time of one `--available-now` run went (Spark's query progress, ms summed over "
+             "batches; `addBatch` is reading, parsing, de-duplicating, aggregating and writing):", "",
+             "| query | batches | rows | " + " | ".join(phases) + " |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in phases) + " |"]
+    for name, entry in sorted(breakdown.items()):
+        lines.append(f"| {name} | {entry['batches']} | {entry['rows']:,} | "
+                     + " | ".join(f"{entry[p]:,}" for p in phases) + " |")
+    return lines + [""]
 
 
 def exactness_line(results: dict) -> str:

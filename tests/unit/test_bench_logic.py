@@ -112,7 +112,7 @@ def test_the_report_marks_targets_and_replaces_only_the_readme_table():
                                            "exact": True}},
     }
     table = render_markdown(results)
-    assert "| Streaming `--available-now`, 1M backlog (gzip), whole run | 50,000 ev/s | 40,000 ev/s – 60,000 ev/s | 3 | ≥ 200,000 ev/s | **no** |" in table
+    assert "| Streaming `--available-now`, 1,000,000-event backlog (gzip), whole run | 50,000 ev/s | 40,000 ev/s – 60,000 ev/s | 3 | ≥ 200,000 ev/s | **no** |" in table
     assert "| Streaming ÷ per-event baseline | 25.0× |  | 1 | ≥ 50× | **no** |" in table
     assert "streaming yes, per-event baseline yes" in table
     readme = f"# Title\n{README_START}\nold\n{README_END}\nafter\n"
