@@ -4,6 +4,7 @@ baselines, on the same topic and Postgres, every result checked against the refe
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from bench import baselines, loadgen
@@ -30,8 +31,6 @@ def prepare_backlog(stack: BenchStack, events: int, compression: str, seed: int 
 
 def processing_span_seconds(progress: list[dict]) -> float:
     """From the start of the first micro-batch to the end of the last one that read rows."""
-    from datetime import datetime
-
     batches = [p for p in progress if p["numInputRows"] > 0]
     starts = [datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp() for p in batches]
     ends = [s + p["batchDuration"] / 1000 for s, p in zip(starts, batches)]
