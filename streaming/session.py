@@ -10,7 +10,6 @@ from pyspark.sql import SparkSession
 from common.settings import REPO_ROOT
 
 CONNECTOR_JARS_DIR = REPO_ROOT / "var" / "jars" / "spark"
-LOCAL_DRIVER_MEMORY = "1g"
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 
 
@@ -49,9 +48,6 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = (
             builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
-            # The JVM's default heap is a quarter of the machine's memory, and it grows towards that
-            # under a backlog; the state lives in RocksDB, off the heap, so 1 GiB is plenty here.
-            .config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
             .config("spark.jars", ",".join(connector_jars()))
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
