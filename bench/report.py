@@ -73,8 +73,8 @@ def freshness_figure(results: dict, case: str, key: str) -> dict | None:
 
 def peak_streaming_rss(results: dict) -> float | None:
     """The highest resident memory the streaming job reached in any measurement."""
-    peaks = [_get(results, "backlog.streaming_gzip.peak_rss_bytes.max"),
-             _get(results, "backlog.hour_of_trading.peak_rss_bytes.max")]
+    peaks = [_get(results, f"backlog.{run}.peak_rss_bytes.max")
+             for run in ("streaming_gzip", "streaming_lz4", "hour_of_trading")]
     peaks += [c.get("streaming_peak_rss_bytes") for c in (_get(results, "freshness") or {}).values()]
     peaks = [p for p in peaks if p]
     return max(peaks) if peaks else None
