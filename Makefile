@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup stack stack-down demo test
+.PHONY: setup stack stack-down demo test bench bench-quick
 
 setup:  ## virtualenv, Postgres server, Chromium, Kafka and Spark jars (idempotent)
 	@bash scripts/setup.sh
@@ -18,3 +18,9 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
 	@$(PY) -m pytest
+
+bench: setup  ## the benchmarks on a private local stack (~15-20 min); report in bench/results/ and README
+	@$(PY) -m bench
+
+bench-quick: setup  ## the same benchmarks, one run each at smaller sizes (a few minutes)
+	@$(PY) -m bench --quick

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the project needs, idempotently: system packages (Postgres server, Chromium),
+# Installs what the project needs, idempotently: system packages (Postgres server, Chromium, wrk),
 # the Python virtualenv, and the JVM jars (Kafka broker, Spark's Kafka source) resolved by Maven.
 # Each step is skipped when its inputs have not changed since it last succeeded.
 set -euo pipefail
@@ -39,6 +39,7 @@ install_system_packages() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing+=(postgresql)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v npm >/dev/null || missing+=(npm)
+  command -v wrk >/dev/null || missing+=(wrk)  # HTTP load tool of `make bench`
   # docker-compose.yml is checked with `docker compose config`, which needs no engine.
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline (`make bench`): throughput, freshness, web API, memory, baselines."""

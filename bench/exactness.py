@@ -1,0 +1,39 @@
+"""Checks a result table against the independent plain-Python reference of the tests."""
+
+from __future__ import annotations
+
+import psycopg2
+
+from common.settings import libpq_url
+from tests.helpers import table_rows
+from tests.reference import assert_rows_match, reference_aggregates
+
+
+def expected_rows(messages: list[dict], window_seconds: list[int]) -> dict:
+    """The reference rows of the given messages."""
+    return reference_aggregates(messages, window_seconds)
+
+
+def check_table(database_url: str, expected: dict) -> dict:
+    """{"exact": bool, "rows": n, "problem": text}: does stock_aggregates equal the reference?"""
+    connection = psycopg2.connect(libpq_url(database_url))
+    try:
+        actual = table_rows(connection)
+    finally:
+        connection.close()
+    try:
+        assert_rows_match(actual, expected)
+    except AssertionError as exc:
+        return {"exact": False, "rows": len(actual), "problem": str(exc)[:300]}
+    return {"exact": True, "rows": len(actual), "problem": None}
+
+
+def empty_tables(database_url: str) -> None:
+    """Start a measurement from empty tables."""
+    connection = psycopg2.connect(libpq_url(database_url))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE stock_aggregates, rejected_events, streaming_batches")
+    finally:
+        connection.close()

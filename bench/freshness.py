@@ -1,0 +1,112 @@
+"""End-to-end freshness: from the producer publishing an event (ingested_at) to the commit of its
+window's row in Postgres, with the real producer and the real streaming job."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import psycopg2
+
+from bench.spark_runs import start_job, wait_started
+from bench.stack import BenchStack, Watched
+from bench.stats import latency_percentiles
+from bench.window_state import EPOCH
+from common.settings import libpq_url
+from devstack.process import wait_until
+
+MINUTE_MS = 60_000
+ROW_VERSIONS = """
+SELECT symbol, (extract(epoch FROM window_start) * 1000)::bigint,
+       (extract(epoch FROM last_event_at) * 1000)::bigint, extract(epoch FROM updated_at), updated_at
+FROM stock_aggregates WHERE window_end - window_start = interval '1 minute' AND updated_at > %s
+"""
+
+
+class RowWatcher:
+    """Polls the 1-minute rows every 50 ms and keeps every version seen: when (updated_at, the
+    transaction's time) a row first covered events up to its last_event_at."""
+
+    def __init__(self, database_url: str):
+        self._dsn = libpq_url(database_url)
+        self.versions: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        connection = psycopg2.connect(self._dsn)
+        connection.autocommit = True
+        since = EPOCH
+        try:
+            while not self._stop.wait(0.05):
+                with connection.cursor() as cursor:
+                    cursor.execute(ROW_VERSIONS, (since,))
+                    rows = cursor.fetchall()
+                with self._lock:
+                    for symbol, start_ms, last_ms, updated, updated_at in rows:
+                        self.versions[(symbol, start_ms)].append((last_ms, float(updated)))
+                        since = max(since, updated_at)
+        finally:
+            connection.close()
+
+    def snapshot(self) -> dict:
+        """A copy of the versions seen so far."""
+        with self._lock:
+            return {key: list(v) for key, v in self.versions.items()}
+
+
+def event_freshness(events: list[dict], versions: dict) -> tuple[list[float], int]:
+    """Seconds from each event's ingested_at to the first row version covering it; and how many
+    events no version covered. A symbol's events are in order on one partition, so a row whose
+    last_event_at reached an event's time includes that event."""
+    ordered = {key: sorted(v, key=lambda x: x[1]) for key, v in versions.items()}
+    latencies, missing = [], 0
+    for event in events:
+        rows = ordered.get((event["symbol"], event["event_time"] - event["event_time"] % MINUTE_MS), [])
+        covering = [updated for last_ms, updated in rows if last_ms >= event["event_time"]]
+        if covering:
+            latencies.append(covering[0] - event["ingested_at"] / 1000)
+        else:
+            missing += 1
+    return latencies, missing
+
+
+def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, producer_args: list[str],
+                      seconds: float) -> dict:
+    """Run producer + job; once the first rows are written (the job's first batch compiles its code),
+    measure for `seconds`: the freshness percentiles of every event published in that time."""
+    topic = stack.new_topic(name)
+    job, _ = start_job(stack, topic, work, name, "--trigger", trigger)
+    record = work / f"{name}-published.jsonl"
+    record.unlink(missing_ok=True)
+    try:
+        wait_started(job)
+        with RowWatcher(stack.database_url) as watcher:
+            producer = Watched("producer", ["--source", "synthetic", "--record", str(record), *producer_args],
+                               stack.env(topic, work), work / f"{name}-producer.log")
+            wait_until(lambda: watcher.snapshot(), 300, "the first rows (warm-up)")
+            measured_from = time.time() * 1000
+            time.sleep(seconds)  # the measurement's length: load runs for this long
+            producer.stop()
+            events = [e for e in map(json.loads, record.read_text().splitlines()) if e["ingested_at"] >= measured_from]
+            last_of_symbol = list({e["symbol"]: e for e in events}.values())
+            wait_until(lambda: event_freshness(last_of_symbol, watcher.snapshot())[1] == 0, 120,
+                       "rows covering every symbol's last event")
+    finally:
+        job.stop()
+    latencies, missing = event_freshness(events, watcher.snapshot())
+    return {**latency_percentiles(latencies), "missing": missing, "events": len(events),
+            "offered_events_per_second": len(events) / seconds, "streaming_peak_rss_bytes": job.peak_rss,
+            "producer_peak_rss_bytes": producer.peak_rss}

@@ -1,0 +1,68 @@
+"""Runs of the streaming job (through bench.progress_probe) and what its query progress says."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+from bench.stack import BenchStack, Watched
+from devstack.process import wait_until
+
+DURATION_KEYS = ("latestOffset", "queryPlanning", "getBatch", "addBatch", "walCommit", "commitOffsets")
+
+
+def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str) -> tuple[Watched, Path]:
+    """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file."""
+    checkpoints = work / f"{name}-checkpoints"
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    progress = work / f"{name}-progress.jsonl"
+    progress.unlink(missing_ok=True)
+    job = Watched("bench.progress_probe", [str(progress), *flags], stack.env(topic, checkpoints), work / f"{name}.log")
+    return job, progress
+
+
+def read_progress(path: Path) -> list[dict]:
+    """Every recorded query progress, in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def aggregation_batches(progress: list[dict]) -> list[dict]:
+    """The progress of the aggregation queries' batches that read rows."""
+    return [p for p in progress if p["name"].startswith("aggregates-") and p["numInputRows"] > 0]
+
+
+def time_breakdown(progress: list[dict]) -> dict:
+    """Per query: batches, rows, and the milliseconds spent in each phase of its micro-batches."""
+    queries: dict = defaultdict(lambda: {"batches": 0, "rows": 0, **{k: 0 for k in ("triggerExecution", *DURATION_KEYS)}})
+    for p in progress:
+        if p["numInputRows"] == 0:
+            continue
+        entry = queries[p["name"]]
+        entry["batches"] += 1
+        entry["rows"] += p["numInputRows"]
+        for key in ("triggerExecution", *DURATION_KEYS):
+            entry[key] += p["durationMs"].get(key, 0)
+    return dict(queries)
+
+
+def state_size(progress: list[dict]) -> dict:
+    """Rows and bytes in the state stores after the last batch of each aggregation query."""
+    last: dict = {}
+    for p in progress:
+        if p["name"].startswith("aggregates-") and p.get("stateOperators"):
+            last[p["name"]] = p["stateOperators"]
+    rows = sum(op["numRowsTotal"] for ops in last.values() for op in ops)
+    memory = sum(op["memoryUsedBytes"] for ops in last.values() for op in ops)
+    dropped = sum(op.get("numRowsDroppedByWatermark", 0) for ops in last.values() for op in ops)
+    return {"rows": rows, "memory_bytes": memory, "operators": sum(len(ops) for ops in last.values()),
+            "last_batch_dropped_late": dropped}
+
+
+def wait_started(job: Watched, queries: int = 3, timeout: float = 180) -> None:
+    """Wait until the job logged that all its queries started."""
+    wait_until(lambda: job.output().count(" started") >= queries, timeout, f"streaming job ({job.log_path})",
+               alive=lambda: job.process.poll() is None)

@@ -1,0 +1,56 @@
+"""A smoke run of the benchmark harness with tiny sizes on the test stack (the real figures come
+from `make bench`, never from `make test`)."""
+
+import pytest
+
+from bench.loadgen import SYMBOLS, partition_groups
+from bench.report import render_markdown
+from bench.stack import BenchStack
+from bench.throughput import prepare_backlog, run_baseline, run_streaming
+from bench.webapi import measure_web_api
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def bench_stack(stack, db):
+    """The test servers, seen through the harness's stack interface (it starts none of its own)."""
+    return BenchStack(stack.bootstrap_servers, stack.database_url)
+
+
+def test_the_backlog_harness_measures_streaming_and_both_baselines_exactly(bench_stack, tmp_path):
+    backlog = prepare_backlog(bench_stack, 3_000, "gzip")  # kafka-python reads gzip without extras
+    assert backlog["generator"]["events"] == sum(3_000 * len(group) // len(SYMBOLS) for group in partition_groups())
+
+    streaming = run_streaming(bench_stack, backlog, tmp_path, "smoke")
+    per_event = run_baseline(bench_stack, backlog, "per_event", limit=400)
+    batched = run_baseline(bench_stack, backlog, "batched", limit=None)
+
+    for result in (streaming, per_event, batched):
+        assert result["exact"], result["problem"]
+        assert result["events_per_second"] > 0
+    assert streaming["rows"] == batched["rows"] == len(backlog["expected"])
+    assert per_event["events"] == 400
+    assert set(streaming["breakdown"]) == {"rejects", "aggregates-1m", "aggregates-5m"}
+    assert streaming["breakdown"]["aggregates-1m"]["rows"] == backlog["generator"]["events"]
+    assert streaming["state"]["rows"] > 0 and streaming["peak_rss_bytes"] > 0
+
+    results = {
+        "mode": "smoke", "finished_at": "2026-11-22T06:00:00+00:00",
+        "machine": {"cpu_cores": 2, "cpu_model": "test", "memory_gib": 1, "load_average_at_start": [0, 0, 0],
+                    "packages": {"pyspark": "4.0.0"}, "kafka": "?", "postgres": "?", "python": "3"},
+        "backlog": {"streaming_gzip": {"events_per_second": {"median": streaming["events_per_second"], "min": 1,
+                                                             "max": 2, "runs": 1}, "exact": True}},
+    }
+    assert "streaming yes" in render_markdown(results)
+
+
+def test_the_web_harness_loads_both_endpoints_with_wrk(bench_stack, tmp_path):
+    result = measure_web_api(bench_stack, tmp_path, rows=20_000, runs=1, seconds=1, clients=10)
+    assert result["rows"] == 20_000
+    for endpoint in ("latest", "aggregates"):
+        run = result["runs"][endpoint][0]
+        assert run["errors"] == 0
+        assert 0 < run["p50"] <= run["p99"]
+        assert run["requests_per_second"] > 0
+    assert result["webapp_peak_rss_bytes"] > 0
