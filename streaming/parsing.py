@@ -10,7 +10,9 @@ from pyspark.sql import types as T
 
 from common.contract import MESSAGE_FIELDS, SOURCES, SYMBOL_PATTERN
 
-SPARK_TYPES = {"string": T.StringType(), "double": T.DoubleType(), "long": T.LongType()}
+# String fields are read as variants: Spark's JSON reader turns any value (5, [], {...}) into a string,
+# and only the variant still says whether the JSON value was a string.
+SPARK_TYPES = {"string": T.VariantType(), "double": T.DoubleType(), "long": T.LongType()}
 CORRUPT_COLUMN = "_corrupt_record"
 RAW_VALUE_LIMIT = 4096  # characters of a rejected value kept in rejected_events
 
@@ -23,6 +25,11 @@ def message_schema() -> T.StructType:
     """The Spark schema of a contract message, from the shared contract, plus the corrupt-record slot."""
     fields = [T.StructField(f.name, SPARK_TYPES[f.kind], True) for f in MESSAGE_FIELDS]
     return T.StructType(fields + [T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
+
+
+def _json_string(column: Column) -> Column:
+    """The text of a variant holding a JSON string; null for any other JSON value."""
+    return F.when(F.schema_of_variant(column) == "STRING", F.variant_get(column, "$", "string"))
 
 
 def _is_finite(column: Column) -> Column:
@@ -84,6 +91,7 @@ def parse_records(records: DataFrame) -> DataFrame:
             raw.alias("raw_value"),
             F.inline(F.array(message)),
         )
+        .withColumns({f.name: _json_string(F.col(f.name)) for f in MESSAGE_FIELDS if f.kind == "string"})
         .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("raw_key")))
         .select("topic", "partition", "offset", "raw_value", "reason", *[f.name for f in MESSAGE_FIELDS])
     )
