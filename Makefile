@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup stack stack-down demo test
+.PHONY: setup stack stack-down demo test chaos
 
 setup:  ## virtualenv, Postgres server, Chromium, Kafka and Spark jars (idempotent)
 	@bash scripts/setup.sh
@@ -18,3 +18,7 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
 	@$(PY) -m pytest
+
+chaos: setup  ## the long fault tests (60 s outages, many kills, every Kafka node killed in turn); counts in var/fault-counts.log
+	@rm -f var/fault-counts.log
+	@$(PY) -m pytest -m chaos; status=$$?; cat var/fault-counts.log 2>/dev/null; exit $$status

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
@@ -23,6 +24,7 @@ log = logging.getLogger("faults")
 
 STREAMING_ARGS = ("--trigger", "1 second", "--watermark", "1 hour")
 LATE_DROPS = re.compile(r"aggregates-1m batch \d+: .*, (\d+) dropped as late")
+COUNTS_FILE = REPO_ROOT / "var" / "fault-counts.log"  # what each fault test saw, one line per run
 PRODUCER_SUMMARY = re.compile(r"(\d+) delivered, \d+ dead-lettered, (\d+) failed deliveries")
 
 
@@ -118,9 +120,13 @@ def ledger(bootstrap_servers: str, database_url: str, topic: str, job_output: st
 
 
 def report(fault: str, counts: Ledger) -> None:
-    """Log the counts a fault test saw (run pytest with `-o log_cli=true` to see them on success)."""
-    log.info(
-        "%s: published %d = in stock_aggregates %d + rejected %d + dropped late %d (%s)",
-        fault, counts.published, counts.aggregated, counts.rejected, counts.late,
-        "balanced" if counts.balanced else "NOT balanced",
+    """Log the counts a fault test saw, and add them to COUNTS_FILE (shown by `make chaos`)."""
+    line = (
+        f"{fault}: published {counts.published} = in stock_aggregates {counts.aggregated}"
+        f" + rejected {counts.rejected} + dropped late {counts.late}"
+        f" ({'balanced' if counts.balanced else 'NOT balanced'})"
     )
+    log.info("%s", line)
+    COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with COUNTS_FILE.open("a") as counts_file:
+        counts_file.write(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} {line}\n")

@@ -5,6 +5,8 @@ exception, and every record lands on exactly one side. One Spark run checks a wh
 import json
 import math
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,10 +73,26 @@ def is_strictly_valid(key: bytes | None, value: bytes | None) -> bool:
     )
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(batch=st.lists(records, min_size=50, max_size=150), strict=st.lists(valid_messages.map(keyed), max_size=20))
-def test_any_batch_is_split_into_valid_events_and_rejects_with_reasons(spark, batch, strict):
-    batch = batch + strict
+batches = st.tuples(st.lists(records, min_size=50, max_size=150), st.lists(valid_messages.map(keyed), max_size=20))
+SLOW_OK = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@settings(max_examples=6, **SLOW_OK)
+@given(batches)
+def test_any_batch_is_split_into_valid_events_and_rejects_with_reasons(spark, mixed_and_valid):
+    check_batch(spark, mixed_and_valid[0] + mixed_and_valid[1])
+
+
+@pytest.mark.chaos
+@settings(max_examples=100, **SLOW_OK)
+@given(batches)
+def test_many_batches_are_split_into_valid_events_and_rejects_with_reasons(spark, mixed_and_valid):
+    check_batch(spark, mixed_and_valid[0] + mixed_and_valid[1])
+
+
+def check_batch(spark, batch: list[tuple[bytes | None, bytes | None]]) -> None:
+    """Parse the (key, value) records in one Spark run; every one is either valid contract data or
+    rejected with a reason, and no contract message is rejected."""
     rows = [("t", 0, offset, key, value) for offset, (key, value) in enumerate(batch)]
     parsed = parse_records(spark.createDataFrame(rows, RECORD_SCHEMA)).cache()
     try:
