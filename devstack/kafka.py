@@ -160,12 +160,17 @@ class KafkaBroker:
     def wait_up(self, timeout: float = 90.0) -> None:
         """Wait until the node accepts connections; fail early when the process launched here exits."""
         process = self._process
-        wait_until(
-            self.is_up,
-            timeout,
-            f"Kafka at {self.address} (see {self.state_dir / 'stdout.log'})",
-            alive=None if process is None else lambda: process.poll() is None,
-        )
+        stdout_log = self.state_dir / "stdout.log"
+        try:
+            wait_until(
+                self.is_up,
+                timeout,
+                f"Kafka at {self.address} (see {stdout_log})",
+                alive=None if process is None else lambda: process.poll() is None,
+            )
+        except StackError as exc:
+            last_lines = stdout_log.read_text(errors="replace").splitlines()[-15:] if stdout_log.exists() else []
+            raise StackError("\n".join([str(exc), *last_lines])) from None
 
     def kill(self) -> bool:
         """SIGKILL the node (a crash, for fault tests); True when one was running."""

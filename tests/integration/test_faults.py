@@ -132,14 +132,14 @@ def test_many_kill_9_of_the_job_at_random_points(stack, db, topic_factory, pipel
 def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, seed: int) -> None:
     """Kill the streaming job with SIGKILL `kills` times at seeded random points, restarting it after
     each; then let it catch up: the table must equal the reference, every event accounted for."""
-    events = trades(12_000, seed=seed % 1000)
+    events = trades(4000 * kills, seed=seed % 1000)  # enough batches for each kill to wait for up to 3 more
     publish(stack.bootstrap_servers, topic, events)
     env = pipeline_env(topic)
     job_log = tmp_path / "streaming.log"
     rng = random.Random(seed)
     args = ["--trigger", "0 seconds", "--max-offsets-per-trigger", "1000", "--watermark", "1 hour"]
     points = []
-    for kill in range(kills):
+    for _ in range(kills):
         more_batches, jitter = rng.randint(0, 3), rng.uniform(0, 2)
         target = batches_written(db) + more_batches
         job = start("streaming", args, env, job_log)

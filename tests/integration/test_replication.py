@@ -2,6 +2,7 @@
 with SIGKILL while the producer and the streaming job run loses nothing."""
 
 import logging
+import random
 import shutil
 import uuid
 
@@ -13,7 +14,7 @@ from kafka.errors import KafkaError
 from common.settings import REPO_ROOT
 from common.topics import ensure_topics
 from devstack.kafka import KAFKA_JARS_DIR, KafkaCluster
-from devstack.process import free_port, is_port_free, wait_until
+from devstack.process import StackError, is_port_free, wait_until
 from tests.faults import STREAMING_ARGS, ledger, kill_9, producer_totals, published_messages, report, start, stop
 from tests.helpers import publish, table_rows
 from tests.reference import assert_rows_match, reference_aggregates
@@ -22,20 +23,32 @@ log = logging.getLogger("faults")
 
 
 def free_port_run(length: int) -> int:
-    """The first of `length` consecutive free ports."""
+    """The first of `length` consecutive free ports, below the ephemeral range, where no client
+    connection (nor another test's free_port()) takes one of them between this check and the bind."""
+    rng = random.Random()
     while True:
-        base = free_port()
+        base = rng.randrange(20_000, 32_000, 2)
         if all(is_port_free(base + n) for n in range(length)):
             return base
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Three Kafka nodes, each a broker and a controller voter, on free ports; removed afterwards."""
-    state_dir = REPO_ROOT / "var" / f"test-cluster-{uuid.uuid4().hex[:8]}"
-    kafka = KafkaCluster(f"localhost:{free_port_run(6)}", state_dir, KAFKA_JARS_DIR, size=3)
+    """Three Kafka nodes, each a broker and a controller voter, on free ports; removed afterwards.
+    A start that fails (a port taken meanwhile by another program) is retried once on other ports."""
+    for attempt in (1, 2):
+        state_dir = REPO_ROOT / "var" / f"test-cluster-{uuid.uuid4().hex[:8]}"
+        kafka = KafkaCluster(f"localhost:{free_port_run(6)}", state_dir, KAFKA_JARS_DIR, size=3)
+        try:
+            kafka.start()
+            break
+        except StackError as exc:
+            kafka.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
+            if attempt == 2:
+                raise
+            log.warning("the cluster did not start, trying other ports: %s", exc)
     try:
-        kafka.start()
         yield kafka
     finally:
         kafka.stop()
