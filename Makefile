@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup stack stack-down demo test bench bench-quick
+.PHONY: setup stack stack-down demo test chaos bench bench-quick
 
 setup:  ## virtualenv, Postgres server, Chromium, Kafka and Spark jars (idempotent)
 	@bash scripts/setup.sh
@@ -24,3 +24,7 @@ bench: setup  ## the benchmarks on a private local stack (~15-20 min); report in
 
 bench-quick: setup  ## the same benchmarks, one run each at smaller sizes (a few minutes)
 	@$(PY) -m bench --quick
+
+chaos: setup  ## the long fault tests (60 s outages, many kills, every Kafka node killed in turn); counts in var/fault-counts.log
+	@rm -f var/fault-counts.log
+	@$(PY) -m pytest -m chaos; status=$$?; cat var/fault-counts.log 2>/dev/null; exit $$status

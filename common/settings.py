@@ -27,6 +27,7 @@ DEFAULTS = {
     "SYMBOLS": ",".join(DEFAULT_SYMBOLS),
     "POLL_INTERVAL_SECONDS": "60",
     "KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
+    "KAFKA_BROKERS": "1",
     "KAFKA_TOPIC": "stock-quotes",
     "KAFKA_DLQ_TOPIC": "stock-quotes-dlq",
     "DATABASE_URL": "postgresql://stocks:stocks@localhost:5433/stocks",
@@ -100,6 +101,7 @@ class Settings:
     symbols: tuple[str, ...]
     poll_interval_seconds: float
     kafka_bootstrap_servers: str
+    kafka_brokers: int
     kafka_topic: str
     kafka_dlq_topic: str
     database_url: str = dataclasses.field(repr=False)
@@ -116,7 +118,7 @@ class Settings:
             f"finnhub_max_calls_per_second={self.finnhub_max_calls_per_second}, "
             f"finnhub_timeout_seconds={self.finnhub_timeout_seconds}, "
             f"symbols={self.symbols!r}, poll_interval_seconds={self.poll_interval_seconds!r}, "
-            f"kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, "
+            f"kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, kafka_brokers={self.kafka_brokers}, "
             f"kafka_topic={self.kafka_topic!r}, kafka_dlq_topic={self.kafka_dlq_topic!r}, "
             f"database_url={mask_url_password(self.database_url)!r}, "
             f"checkpoint_dir={str(self.checkpoint_dir)!r}, "
@@ -180,6 +182,7 @@ def build_settings(values: Mapping[str, str]) -> Settings:
             "POLL_INTERVAL_SECONDS", lambda t: parse_positive_seconds("POLL_INTERVAL_SECONDS", t)
         ),
         kafka_bootstrap_servers=take("KAFKA_BOOTSTRAP_SERVERS", required("KAFKA_BOOTSTRAP_SERVERS")),
+        kafka_brokers=take("KAFKA_BROKERS", lambda t: parse_positive_int("KAFKA_BROKERS", t)),
         kafka_topic=take("KAFKA_TOPIC", required("KAFKA_TOPIC")),
         kafka_dlq_topic=take("KAFKA_DLQ_TOPIC", required("KAFKA_DLQ_TOPIC")),
         database_url=take("DATABASE_URL", database_url),

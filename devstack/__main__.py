@@ -1,4 +1,5 @@
-"""`python -m devstack up|down|status|schema|demo`: the local Kafka broker and Postgres of `make stack`."""
+"""`python -m devstack up|down|status|schema|demo`: the local Kafka (one broker, or KAFKA_BROKERS of them)
+and Postgres of `make stack`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from common.settings import REPO_ROOT, SettingsError, load_settings, mask_url_password
 from devstack.demo import run_demo
-from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker, parse_bootstrap
+from devstack.kafka import KAFKA_JARS_DIR, KafkaCluster, parse_bootstrap
 from devstack.postgres import PostgresServer, parse_database_url
 from devstack.process import StackError
 from devstack.schema import apply_schema, grant_read_only
@@ -20,22 +21,30 @@ STATE_ROOT = REPO_ROOT / "var" / "stack"
 
 
 class LocalStack:
-    """The Kafka broker and Postgres server addressed by the settings, kept under one folder."""
+    """The Kafka nodes and Postgres server addressed by the settings, kept under one folder."""
 
     def __init__(
-        self, bootstrap_servers: str, database_url: str, reader_url: str = "", state_root: Path = STATE_ROOT
+        self,
+        bootstrap_servers: str,
+        database_url: str,
+        reader_url: str = "",
+        state_root: Path = STATE_ROOT,
+        kafka_brokers: int = 1,
     ):
         self.database_url = database_url
         self.reader_url = reader_url
         _, kafka_port = parse_bootstrap(bootstrap_servers)
         postgres_port = parse_database_url(database_url)["port"]
-        self.kafka = KafkaBroker(bootstrap_servers, state_root / f"kafka-{kafka_port}", KAFKA_JARS_DIR)
+        kafka_dir = state_root / (f"kafka-{kafka_port}" if kafka_brokers == 1 else f"kafka-{kafka_port}-x{kafka_brokers}")
+        self.kafka = KafkaCluster(bootstrap_servers, kafka_dir, KAFKA_JARS_DIR, kafka_brokers)
         self.postgres = PostgresServer(database_url, state_root / f"postgres-{postgres_port}")
 
     def up(self) -> None:
         """Start both servers when needed, wait until they accept connections, apply the schema."""
         started = self.kafka.start()
-        log.info("Kafka     %s at %s (logs: %s)", _verb(started), self.kafka.address, self.kafka.log_file)
+        log.info(
+            "Kafka     %s at %s (logs: %s)", _verb(started), self.kafka.bootstrap_servers, self.kafka.log_files
+        )
         started = self.postgres.start()
         log.info(
             "Postgres  %s at %s (logs: %s)", _verb(started), self.postgres.address, self.postgres.log_file
@@ -46,6 +55,9 @@ class LocalStack:
         if reader:
             grant_read_only(self.database_url, reader)
             log.info("webapp    reads as the read-only role %s", reader)
+        if len(self.kafka.nodes) > 1:
+            log.info("KAFKA_BOOTSTRAP_SERVERS=%s (every node: clients ride out the loss of one)",
+                     self.kafka.bootstrap_servers)
         log.info("DATABASE_URL=%s", mask_url_password(self.database_url))
 
     def down(self) -> None:
@@ -56,7 +68,7 @@ class LocalStack:
     def status(self) -> bool:
         """Report each server; True when both accept connections."""
         kafka_up, postgres_up = self.kafka.is_up(), self.postgres.is_up()
-        log.info("Kafka     %s at %s", "up" if kafka_up else "down", self.kafka.address)
+        log.info("Kafka     %s at %s", "up" if kafka_up else "down", self.kafka.bootstrap_servers)
         log.info("Postgres  %s at %s", "up" if postgres_up else "down", self.postgres.address)
         return kafka_up and postgres_up
 
@@ -73,7 +85,12 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(name)-9s] %(message)s")
     try:
         settings = load_settings()
-        stack = LocalStack(settings.kafka_bootstrap_servers, settings.database_url, settings.web_database_url)
+        stack = LocalStack(
+            settings.kafka_bootstrap_servers,
+            settings.database_url,
+            settings.web_database_url,
+            kafka_brokers=settings.kafka_brokers,
+        )
         if args.command == "up":
             stack.up()
         elif args.command == "down":

@@ -1,9 +1,12 @@
-"""A single-node Apache Kafka broker in KRaft mode, started with `java` from the Maven-resolved jars."""
+"""Apache Kafka in KRaft mode, one node or a cluster of combined broker+controller nodes, started
+with `java` from the Maven-resolved jars."""
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -26,13 +29,28 @@ def parse_bootstrap(bootstrap_servers: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def broker_properties(host: str, port: int, controller_port: int, data_dir: Path) -> str:
-    """server.properties of a combined broker+controller node."""
+def node_ports(base_port: int, node_id: int) -> tuple[int, int]:
+    """(client port, controller port) of node `node_id` (1-based): consecutive pairs from `base_port`."""
+    port = base_port + 2 * (node_id - 1)
+    return port, port + 1
+
+
+def broker_properties(
+    host: str, base_port: int, node_id: int, cluster_size: int, data_dir: Path
+) -> str:
+    """server.properties of one combined broker+controller node of a `cluster_size`-node cluster."""
+    port, controller_port = node_ports(base_port, node_id)
+    voters = ",".join(
+        f"{n}@{host}:{node_ports(base_port, n)[1]}" for n in range(1, cluster_size + 1)
+    )
+    # Internal topics survive the loss of one node once there are three.
+    replication = min(3, cluster_size)
+    min_isr = min(2, replication)
     return "\n".join(
         [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{host}:{controller_port}",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters}",
             f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
             f"advertised.listeners=PLAINTEXT://{host}:{port}",
             "controller.listener.names=CONTROLLER",
@@ -40,11 +58,13 @@ def broker_properties(host: str, port: int, controller_port: int, data_dir: Path
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={data_dir}",
             "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={min_isr}",
+            f"offsets.topic.replication.factor={replication}",
+            f"transaction.state.log.replication.factor={replication}",
+            f"transaction.state.log.min.isr={min_isr}",
+            f"share.coordinator.state.topic.replication.factor={replication}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
             "group.initial.rebalance.delay.ms=0",
             "",
         ]
@@ -77,16 +97,29 @@ def new_cluster_id() -> str:
 
 
 class KafkaBroker:
-    """One broker with its config, data and logs under `state_dir`; start/stop are idempotent."""
+    """One node with its config, data and logs under `state_dir`; start/stop are idempotent.
+    Node `node_id` of a `cluster_size`-node cluster listens on the ports `node_ports` gives it."""
 
-    def __init__(self, bootstrap_servers: str, state_dir: Path, jars_dir: Path):
-        self.host, self.port = parse_bootstrap(bootstrap_servers)
-        self.controller_port = self.port + 1
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        state_dir: Path,
+        jars_dir: Path,
+        node_id: int = 1,
+        cluster_size: int = 1,
+        cluster_id: str | None = None,
+    ):
+        self.host, self.base_port = parse_bootstrap(bootstrap_servers)
+        self.node_id = node_id
+        self.cluster_size = cluster_size
+        self.cluster_id = cluster_id
+        self.port, self.controller_port = node_ports(self.base_port, node_id)
         self.state_dir = state_dir
         self.jars_dir = jars_dir
         self.config_file = state_dir / "server.properties"
         self.log_file = state_dir / "server.log"
         self.pid_file = state_dir / "kafka.pid"
+        self._process: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
@@ -98,6 +131,13 @@ class KafkaBroker:
 
     def start(self, timeout: float = 90.0) -> bool:
         """Start the broker unless it is already up; True when this call started it."""
+        launched = self.launch()
+        self.wait_up(timeout)
+        return launched
+
+    def launch(self) -> bool:
+        """Start the node's process without waiting for it (a cluster's nodes need each other to
+        come up); False when it is already up."""
         if self.is_up():
             return False
         if not any(self.jars_dir.glob("kafka_2.13-*.jar")):
@@ -107,20 +147,40 @@ class KafkaBroker:
         self._write_config()
         self._format_storage()
         stdout = open(self.state_dir / "stdout.log", "ab")
-        process = subprocess.Popen(
+        self._process = subprocess.Popen(
             self._java("kafka.Kafka", str(self.config_file)),
             stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.pid_file.write_text(str(process.pid))
-        wait_until(
-            self.is_up,
-            timeout,
-            f"Kafka at {self.address} (see {self.state_dir / 'stdout.log'})",
-            alive=lambda: process.poll() is None,
-        )
+        self.pid_file.write_text(str(self._process.pid))
+        return True
+
+    def wait_up(self, timeout: float = 90.0) -> None:
+        """Wait until the node accepts connections; fail early when the process launched here exits."""
+        process = self._process
+        stdout_log = self.state_dir / "stdout.log"
+        try:
+            wait_until(
+                self.is_up,
+                timeout,
+                f"Kafka at {self.address} (see {stdout_log})",
+                alive=None if process is None else lambda: process.poll() is None,
+            )
+        except StackError as exc:
+            last_lines = stdout_log.read_text(errors="replace").splitlines()[-15:] if stdout_log.exists() else []
+            raise StackError("\n".join([str(exc), *last_lines])) from None
+
+    def kill(self) -> bool:
+        """SIGKILL the node (a crash, for fault tests); True when one was running."""
+        pid = read_pid(self.pid_file)
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        if self._process is not None and self._process.pid == pid:
+            self._process.wait(timeout=30)  # reaped, so it is gone rather than a zombie
+        self.pid_file.unlink(missing_ok=True)
         return True
 
     def stop(self) -> bool:
@@ -149,7 +209,7 @@ class KafkaBroker:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data_dir = self.state_dir / "data"
         self.config_file.write_text(
-            broker_properties(self.host, self.port, self.controller_port, data_dir)
+            broker_properties(self.host, self.base_port, self.node_id, self.cluster_size, data_dir)
         )
         (self.state_dir / "log4j2.properties").write_text(log4j_properties(self.log_file))
 
@@ -162,7 +222,7 @@ class KafkaBroker:
                 "kafka.tools.StorageTool",
                 "format",
                 "--cluster-id",
-                new_cluster_id(),
+                self.cluster_id or new_cluster_id(),
                 "--config",
                 str(self.config_file),
             ),
@@ -171,3 +231,50 @@ class KafkaBroker:
         )
         if result.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
+
+
+class KafkaCluster:
+    """`size` KafkaBroker nodes forming one KRaft cluster (each node also a controller voter), the
+    first at the port of `bootstrap_servers`; one node keeps the single-node layout of `state_dir`."""
+
+    def __init__(self, bootstrap_servers: str, state_dir: Path, jars_dir: Path, size: int = 1):
+        if size == 1:
+            self.nodes = [KafkaBroker(bootstrap_servers, state_dir, jars_dir)]
+            return
+        cluster_id = _stored_cluster_id(state_dir / "cluster.id")
+        self.nodes = [
+            KafkaBroker(bootstrap_servers, state_dir / f"node-{n}", jars_dir, n, size, cluster_id)
+            for n in range(1, size + 1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node's address, so clients reach the cluster while any node is down."""
+        return ",".join(node.address for node in self.nodes)
+
+    @property
+    def log_files(self) -> str:
+        return ", ".join(str(node.log_file) for node in self.nodes)
+
+    def is_up(self) -> bool:
+        """True when every node accepts connections."""
+        return all(node.is_up() for node in self.nodes)
+
+    def start(self, timeout: float = 120.0) -> bool:
+        """Start the nodes that are down and wait for all; True when this call started any."""
+        launched = [node.launch() for node in self.nodes]
+        for node in self.nodes:
+            node.wait_up(timeout)
+        return any(launched)
+
+    def stop(self) -> bool:
+        """Stop every node started from this folder; True when any was running."""
+        return any([node.stop() for node in self.nodes])
+
+
+def _stored_cluster_id(path: Path) -> str:
+    """The cluster id kept in `path`, created on first use: every node is formatted with it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_cluster_id())
+    return path.read_text().strip()

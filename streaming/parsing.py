@@ -11,6 +11,10 @@ from pyspark.sql import types as T
 from common.contract import MESSAGE_FIELDS, SOURCES, SYMBOL_PATTERN
 
 SPARK_TYPES = {"string": T.StringType(), "double": T.DoubleType(), "long": T.LongType()}
+# Spark's JSON reader turns any value (5, [], {...}) into a string; only a variant still says whether
+# the JSON value was a string. symbol and source need no such care (no non-string passes their
+# pattern or list), so only id pays for it.
+VARIANT_FIELDS = ("id",)
 CORRUPT_COLUMN = "_corrupt_record"
 RAW_VALUE_LIMIT = 4096  # characters of a rejected value kept in rejected_events
 
@@ -21,8 +25,16 @@ LATEST_EVENT_MS = 4_102_444_800_000
 
 def message_schema() -> T.StructType:
     """The Spark schema of a contract message, from the shared contract, plus the corrupt-record slot."""
-    fields = [T.StructField(f.name, SPARK_TYPES[f.kind], True) for f in MESSAGE_FIELDS]
+    fields = [
+        T.StructField(f.name, T.VariantType() if f.name in VARIANT_FIELDS else SPARK_TYPES[f.kind], True)
+        for f in MESSAGE_FIELDS
+    ]
     return T.StructType(fields + [T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
+
+
+def _json_string(column: Column) -> Column:
+    """The text of a variant holding a JSON string; null for any other JSON value."""
+    return F.when(F.schema_of_variant(column) == "STRING", F.variant_get(column, "$", "string"))
 
 
 def _is_finite(column: Column) -> Column:
@@ -84,6 +96,7 @@ def parse_records(records: DataFrame) -> DataFrame:
             raw.alias("raw_value"),
             F.inline(F.array(message)),
         )
+        .withColumns({name: _json_string(F.col(name)) for name in VARIANT_FIELDS})
         .withColumn("reason", _rejection_reason(F.col("raw_value"), F.col("raw_key")))
         .select("topic", "partition", "offset", "raw_value", "reason", *[f.name for f in MESSAGE_FIELDS])
     )

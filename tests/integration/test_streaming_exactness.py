@@ -9,6 +9,7 @@ import sys
 from common.contract import build_trade_message
 from devstack.process import wait_until
 from common.settings import REPO_ROOT
+from tests.faults import batches_written
 from tests.helpers import BASE, MINUTE, publish, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
 
@@ -46,12 +47,6 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(stack, db, top
     assert table_rows(db) != reference_aggregates(events, [60, 300])  # it really was cut short
     run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
     assert_rows_match(table_rows(db), reference_aggregates(events, [60, 300]))
-
-
-def batches_written(db) -> int:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM streaming_batches WHERE query_name LIKE 'aggregates-%'")
-        return cursor.fetchone()[0]
 
 
 def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, topic_factory, pipeline_env):
