@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import psycopg2
 import pytest
+from hypothesis import HealthCheck, settings
 
 from common.settings import REPO_ROOT
 from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
@@ -17,6 +18,11 @@ from devstack.postgres import PostgresServer
 from devstack.process import free_port, is_port_free
 from devstack.schema import apply_schema, grant_read_only
 from common.topics import ensure_topics
+
+# Generating examples slows down when other work shares the 2 cores; a slow example is not a
+# failing one, so no test depends on the machine's load.
+settings.register_profile("shared-cores", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-cores")
 
 @dataclass(frozen=True)
 class Stack:

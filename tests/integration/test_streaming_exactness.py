@@ -1,17 +1,11 @@
 """The streaming job through the real broker, Spark and Postgres: exact, idempotent, recoverable."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 from common.contract import build_trade_message
-from devstack.process import wait_until
-from common.settings import REPO_ROOT
-from tests.faults import batches_written
 from tests.helpers import BASE, MINUTE, publish, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
+
 
 def test_a_second_run_from_a_new_checkpoint_gives_the_same_table(stack, db, topic_factory, pipeline_env, tmp_path):
     topic = topic_factory("twice")
@@ -23,30 +17,6 @@ def test_a_second_run_from_a_new_checkpoint_gives_the_same_table(stack, db, topi
     again = pipeline_env(topic, CHECKPOINT_DIR=str(tmp_path / "fresh-checkpoint"))
     run_module("streaming", "--available-now", "--watermark", "1 hour", env=again)
     assert table_rows(db) == first
-
-
-def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(stack, db, topic_factory, pipeline_env):
-    topic = topic_factory("crash")
-    events = trades(20_000, seed=2)
-    publish(stack.bootstrap_servers, topic, events)
-    env = pipeline_env(topic)
-    job = subprocess.Popen(
-        [sys.executable, "-m", "streaming", "--trigger", "0 seconds", "--max-offsets-per-trigger", "1500",
-         "--watermark", "1 hour"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        # Several batches in: the job is mid-stream.
-        wait_until(lambda: batches_written(db) >= 4, 180, "4 batches written", alive=lambda: job.poll() is None)
-    finally:
-        try:
-            os.killpg(job.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up
-        except ProcessLookupError:
-            pass
-        job.wait()
-    assert table_rows(db) != reference_aggregates(events, [60, 300])  # it really was cut short
-    run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
-    assert_rows_match(table_rows(db), reference_aggregates(events, [60, 300]))
 
 
 def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, topic_factory, pipeline_env):
