@@ -106,6 +106,17 @@ def configure_logging() -> None:
     # their errors ourselves, with the token masked.
     logging.getLogger("websocket").setLevel(logging.CRITICAL)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(without_kafka_client_traceback)
+
+
+def without_kafka_client_traceback(record: logging.LogRecord) -> bool:
+    """Keep kafka-python's one-line error, drop the traceback of its socket code: while a broker
+    is down, each reconnect would otherwise print one that says nothing the line does not."""
+    if record.name.startswith("kafka."):
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def main(argv=None) -> int:
