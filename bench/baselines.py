@@ -14,14 +14,10 @@ from bench.window_state import WindowBook
 from common.contract import message_problem
 from common.settings import libpq_url
 from streaming.aggregation import AGGREGATE_COLUMNS
+from streaming.sink import REPLACE_EXISTING_WINDOW
 
-_KEY = ("symbol", "window_start", "window_end")
-UPSERT = (
-    f"INSERT INTO stock_aggregates ({', '.join(AGGREGATE_COLUMNS)}, updated_at) VALUES %s "
-    f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)
-    + ", updated_at = now()"
-)
+# The job's own upsert, from a VALUES list instead of its staging table: both write identical rows.
+UPSERT = f"INSERT INTO stock_aggregates ({', '.join(AGGREGATE_COLUMNS)}, updated_at) VALUES %s{REPLACE_EXISTING_WINDOW}"
 ROW_TEMPLATE = "(" + ", ".join(["%s"] * len(AGGREGATE_COLUMNS)) + ", now())"
 
 
@@ -71,26 +67,25 @@ def run_per_event(bootstrap_servers: str, topic: str, database_url: str, window_
                         execute_values(cursor, UPSERT, [row], template=ROW_TEMPLATE)
     finally:
         connection.close()
-    return _result(consumed, time.monotonic() - started)
+    return {**_result(len(consumed), time.monotonic() - started), "messages": consumed}
 
 
 def run_batched(bootstrap_servers: str, topic: str, database_url: str, window_seconds, poll_records=50_000) -> dict:
     """Each polled batch: aggregate in memory, then upsert every changed window in one statement."""
     started = time.monotonic()
     book = WindowBook(window_seconds)
-    consumed: list[dict] = []
+    events = 0
     connection = psycopg2.connect(libpq_url(database_url))
     try:
         for batch in _records(bootstrap_servers, topic, None, poll_records):
             changed = dict.fromkeys(key for event in batch for key in book.add(event))
-            consumed.extend(batch)
+            events += len(batch)
             with connection, connection.cursor() as cursor:
                 execute_values(cursor, UPSERT, book.rows(changed), template=ROW_TEMPLATE, page_size=5000)
     finally:
         connection.close()
-    return _result(consumed, time.monotonic() - started)
+    return _result(events, time.monotonic() - started)
 
 
-def _result(consumed: list[dict], seconds: float) -> dict:
-    return {"events": len(consumed), "seconds": seconds, "events_per_second": len(consumed) / seconds,
-            "messages": consumed}
+def _result(events: int, seconds: float) -> dict:
+    return {"events": events, "seconds": seconds, "events_per_second": events / seconds}

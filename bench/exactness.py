@@ -6,12 +6,7 @@ import psycopg2
 
 from common.settings import libpq_url
 from tests.helpers import table_rows
-from tests.reference import assert_rows_match, reference_aggregates
-
-
-def expected_rows(messages: list[dict], window_seconds: list[int]) -> dict:
-    """The reference rows of the given messages."""
-    return reference_aggregates(messages, window_seconds)
+from tests.reference import assert_rows_match
 
 
 def check_table(database_url: str, expected: dict) -> dict:

@@ -21,14 +21,15 @@ from devstack.process import wait_until
 MINUTE_MS = 60_000
 ROW_VERSIONS = """
 SELECT symbol, (extract(epoch FROM window_start) * 1000)::bigint,
-       (extract(epoch FROM last_event_at) * 1000)::bigint, extract(epoch FROM updated_at), updated_at
+       (extract(epoch FROM last_event_at) * 1000)::bigint, updated_at
 FROM stock_aggregates WHERE window_end - window_start = interval '1 minute' AND updated_at > %s
 """
 
 
 class RowWatcher:
-    """Polls the 1-minute rows every 50 ms and keeps every version seen: when (updated_at, the
-    transaction's time) a row first covered events up to its last_event_at."""
+    """Polls the 1-minute rows every 50 ms and keeps every version seen: when a row was first seen
+    covering events up to its last_event_at. Seen, not updated_at: updated_at is the writing
+    transaction's start, before its commit; the poll's time is at most one poll after the commit."""
 
     def __init__(self, database_url: str):
         self._dsn = libpq_url(database_url)
@@ -54,9 +55,10 @@ class RowWatcher:
                 with connection.cursor() as cursor:
                     cursor.execute(ROW_VERSIONS, (since,))
                     rows = cursor.fetchall()
+                seen = time.time()
                 with self._lock:
-                    for symbol, start_ms, last_ms, updated, updated_at in rows:
-                        self.versions[(symbol, start_ms)].append((last_ms, float(updated)))
+                    for symbol, start_ms, last_ms, updated_at in rows:
+                        self.versions[(symbol, start_ms)].append((last_ms, seen))
                         since = max(since, updated_at)
         finally:
             connection.close()
@@ -90,7 +92,7 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, pr
     topic = stack.new_topic(name)
     job, _ = start_job(stack, topic, work, name, "--trigger", trigger)
     record = work / f"{name}-published.jsonl"
-    record.unlink(missing_ok=True)
+    producer = None
     try:
         wait_started(job)
         with RowWatcher(stack.database_url) as watcher:
@@ -105,6 +107,8 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, pr
             wait_until(lambda: event_freshness(last_of_symbol, watcher.snapshot())[1] == 0, 120,
                        "rows covering every symbol's last event")
     finally:
+        if producer is not None:
+            producer.stop()
         job.stop()
     latencies, missing = event_freshness(events, watcher.snapshot())
     return {**latency_percentiles(latencies), "missing": missing, "events": len(events),

@@ -10,10 +10,11 @@ from confluent_kafka import Producer
 from kafka.partitioner.default import murmur2
 
 from common.contract import encode_key, encode_message, epoch_ms
+from common.settings import DEFAULT_SYMBOLS
 from common.topics import TOPIC_PARTITIONS
 from producer.synthetic import SyntheticMarket
 
-SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX")
+SYMBOLS = DEFAULT_SYMBOLS  # the demo's tickers
 BACKLOG_START_MS = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC: a fixed event time, so runs compare
 HOUR_MS = 3_600_000
 

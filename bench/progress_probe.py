@@ -3,7 +3,6 @@ listener that writes every query progress (durationMs breakdown, state size) to 
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 
@@ -27,9 +26,6 @@ class ProgressRecorder(StreamingQueryListener):
         with self._lock:
             self._file.write(event.progress.json.replace("\n", " ") + "\n")
             self._file.flush()
-
-    def onQueryIdle(self, event):
-        pass
 
     def onQueryTerminated(self, event):
         pass

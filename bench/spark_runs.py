@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,10 +14,8 @@ DURATION_KEYS = ("latestOffset", "queryPlanning", "getBatch", "addBatch", "walCo
 
 def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str) -> tuple[Watched, Path]:
     """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file."""
-    checkpoints = work / f"{name}-checkpoints"
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints = work / f"{name}-checkpoints"  # each run has its own name in a fresh work folder
     progress = work / f"{name}-progress.jsonl"
-    progress.unlink(missing_ok=True)
     job = Watched("bench.progress_probe", [str(progress), *flags], stack.env(topic, checkpoints), work / f"{name}.log")
     return job, progress
 

@@ -11,10 +11,10 @@ import requests
 
 from bench.exactness import empty_tables
 from bench.stack import BenchStack, Watched
-from common.settings import libpq_url
+from common.settings import DEFAULT_SYMBOLS, libpq_url
 from devstack.process import free_port, wait_until
 
-SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX")
+SYMBOLS = DEFAULT_SYMBOLS  # the demo's tickers
 # `rows` rows: 80 % 1-minute windows and 20 % 5-minute windows over the same span, per symbol.
 FILL_TABLE = """
 INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,

@@ -25,9 +25,11 @@ def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = T
     """Create the topics that do not exist yet, replicated as far as the cluster allows."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="stock-pipeline-admin")
     try:
-        replication, min_insync = replication_for(len(admin.describe_cluster()["brokers"]))
         existing = set(admin.list_topics())
         missing = [t for t in topics if t not in existing]
+        if not missing:
+            return
+        replication, min_insync = replication_for(len(admin.describe_cluster()["brokers"]))
         for topic in missing:
             new_topic = NewTopic(
                 topic,

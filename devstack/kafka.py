@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from common.settings import REPO_ROOT
+from common.topics import replication_for
 from devstack.process import StackError, port_accepts, read_pid, terminate, wait_until
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ def broker_properties(
         f"{n}@{host}:{node_ports(base_port, n)[1]}" for n in range(1, cluster_size + 1)
     )
     # Internal topics survive the loss of one node once there are three.
-    replication = min(3, cluster_size)
-    min_isr = min(2, replication)
+    replication, min_isr = replication_for(cluster_size)
     return "\n".join(
         [
             "process.roles=broker,controller",

@@ -15,18 +15,6 @@ WHERE symbol = 'AAPL'
   AND window_start >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 ORDER BY window_start;
 
--- Top movers of the last hour: from the first 1-minute open to the last 1-minute close.
-SELECT DISTINCT ON (symbol) symbol,
-       first_value(open_price) OVER w AS hour_open,
-       last_value(close_price) OVER w AS last_close,
-       round(((last_value(close_price) OVER w / first_value(open_price) OVER w - 1) * 100)::numeric, 2)
-           AS change_pct
-FROM stock_aggregates
-WHERE window_end - window_start = interval '1 minute'
-  AND window_start >= now() - interval '1 hour'
-WINDOW w AS (PARTITION BY symbol ORDER BY window_start ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-ORDER BY symbol;
-
 -- How far VWAP sits from the close, per symbol, in the newest 5-minute windows.
 SELECT symbol, window_start, close_price, vwap,
        round(((close_price - vwap) / vwap * 100)::numeric, 3) AS close_vs_vwap_pct

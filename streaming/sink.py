@@ -33,12 +33,14 @@ _AGGREGATE_VALUES = ", ".join(
     for c in AGGREGATE_COLUMNS
 )
 _KEY = ("symbol", "window_start", "window_end")
-UPSERT_AGGREGATES = f"""
-INSERT INTO stock_aggregates ({", ".join(AGGREGATE_COLUMNS)}, updated_at)
-SELECT {_AGGREGATE_VALUES}, now() FROM aggregates_batch
+# A window already in the table takes the new value: the current value of a window replaces the old.
+REPLACE_EXISTING_WINDOW = f"""
 ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
 {", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)}, updated_at = now()
 """
+UPSERT_AGGREGATES = f"""
+INSERT INTO stock_aggregates ({", ".join(AGGREGATE_COLUMNS)}, updated_at)
+SELECT {_AGGREGATE_VALUES}, now() FROM aggregates_batch{REPLACE_EXISTING_WINDOW}"""
 CREATE_AGGREGATES_STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS aggregates_batch ("
     + ", ".join(_staging_column(c) for c in AGGREGATE_COLUMNS)
@@ -111,7 +113,11 @@ class PostgresSink:
         return self._connection
 
     def write(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
-        """COPY `rows` into `staging` and run `statement`, once per batch, retrying transient errors."""
+        """COPY `rows` into `staging` and run `statement`, once per batch, retrying transient errors.
+        An empty batch (most of the rejects query's, and watermark-only ones) needs no transaction:
+        replaying it changes nothing."""
+        if not rows:
+            return 0
         tries = len(RETRY_DELAYS) + 1
         for attempt in range(1, tries + 1):
             try:
@@ -136,13 +142,11 @@ class PostgresSink:
                 log.info("%s batch %d was written before (a replay after a restart); skipped",
                          batch.query_name, batch.batch_id)
                 return 0
-            written = 0
-            if rows:
-                cursor.copy_expert(
-                    f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", rows_as_csv(rows)
-                )
-                cursor.execute(statement)
-                written = cursor.rowcount
+            cursor.copy_expert(
+                f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", rows_as_csv(rows)
+            )
+            cursor.execute(statement)
+            written = cursor.rowcount
             cursor.execute(COUNT_BATCH_ROWS, (written, batch.query_id, batch.batch_id))
             return written
 

@@ -100,23 +100,29 @@ def published_messages(bootstrap_servers: str, topic: str) -> tuple[list[dict], 
     return messages, bad
 
 
+def events_aggregated(connection) -> int:
+    """Events counted in stock_aggregates: the sum of event_count over the 1-minute windows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(event_count), 0) FROM stock_aggregates"
+            " WHERE window_end - window_start = interval '1 minute'"
+        )
+        return int(cursor.fetchone()[0])
+
+
 def ledger(bootstrap_servers: str, database_url: str, topic: str, job_output: str) -> Ledger:
     """The ledger of `topic` now: read back from Kafka, Postgres and the job's log."""
     messages, bad = published_messages(bootstrap_servers, topic)
     connection = psycopg2.connect(database_url)
     try:
+        aggregated = events_aggregated(connection)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT coalesce(sum(event_count), 0) FROM stock_aggregates"
-                " WHERE window_end - window_start = interval '1 minute'"
-            )
-            aggregated = cursor.fetchone()[0]
             cursor.execute("SELECT count(*) FROM rejected_events WHERE topic = %s", (topic,))
             rejected = cursor.fetchone()[0]
     finally:
         connection.close()
     late = sum(int(n) for n in LATE_DROPS.findall(job_output))
-    return Ledger(len({m["id"] for m in messages}) + bad, int(aggregated), rejected, late)
+    return Ledger(len({m["id"] for m in messages}) + bad, aggregated, rejected, late)
 
 
 def report(fault: str, counts: Ledger) -> None:

@@ -31,10 +31,10 @@ def database_unavailable(exc):
     return jsonify(error="the database is unavailable; retry shortly"), 503
 
 
-def series_params() -> tuple:
-    """symbol, window seconds, limit and since of a request for one series, validated."""
+def series_params(symbol=params.symbol) -> tuple:
+    """symbol (read with `symbol`), window seconds, limit and since of a request, validated."""
     return (
-        params.symbol(request.args.get("symbol")),
+        symbol(request.args.get("symbol")),
         params.window_seconds(request.args.get("window")),
         params.limit(request.args.get("limit")),
         params.since(request.args.get("since")),
@@ -68,12 +68,9 @@ def indicators():
 @bp.get("/api/spikes")
 def spikes():
     """Candles of one window size whose close moved >= 2 % from their open, oldest first (symbol optional)."""
-    seconds = params.window_seconds(request.args.get("window"))
-    symbol = params.optional_symbol(request.args.get("symbol"))
-    limit = params.limit(request.args.get("limit"))
-    since = params.since(request.args.get("since"))
+    series = series_params(params.optional_symbol)
     with read_only() as connection:
-        return jsonify(queries.spikes(connection, seconds, symbol, limit, since))
+        return jsonify(queries.spikes(connection, *series))
 
 
 @bp.get("/api/movers")

@@ -134,10 +134,14 @@ def newest_update(connection: Connection) -> datetime | None:
     return connection.execute(NEWEST_UPDATE).scalar()
 
 
+def _series(statement: TextClause, connection: Connection, symbol, window_seconds: int, limit: int, since) -> list[dict]:
+    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
+    return _rows(connection.execute(statement, params))
+
+
 def aggregates_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int, since) -> list[dict]:
     """Rows of one symbol and window size, oldest first."""
-    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
-    return _rows(connection.execute(AGGREGATES_FOR_SYMBOL, params))
+    return _series(AGGREGATES_FOR_SYMBOL, connection, symbol, window_seconds, limit, since)
 
 
 def symbols(connection: Connection) -> list[dict]:
@@ -152,14 +156,12 @@ def rejects_by_reason(connection: Connection, hours: int) -> list[dict]:
 
 def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int, since) -> list[dict]:
     """SMA, EMA and Bollinger bands per candle of one symbol and window size, oldest first."""
-    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
-    return _rows(connection.execute(INDICATORS_FOR_SYMBOL, params))
+    return _series(INDICATORS_FOR_SYMBOL, connection, symbol, window_seconds, limit, since)
 
 
-def spikes(connection: Connection, window_seconds: int, symbol: str | None, limit: int, since) -> list[dict]:
-    """Candles that moved at least the spike threshold from their open, oldest first."""
-    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": since}
-    return _rows(connection.execute(SPIKES, params))
+def spikes(connection: Connection, symbol: str | None, window_seconds: int, limit: int, since) -> list[dict]:
+    """Candles that moved at least the spike threshold from their open, oldest first (any symbol: None)."""
+    return _series(SPIKES, connection, symbol, window_seconds, limit, since)
 
 
 def top_movers(connection: Connection, window_seconds: int) -> list[dict]:

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from devstack.process import wait_until
-from tests.faults import STREAMING_ARGS, batches_written, kill_9, ledger, producer_totals, report, start, stop
+from tests.faults import STREAMING_ARGS, batches_written, events_aggregated, kill_9, ledger, producer_totals, report, start, stop
 from tests.helpers import publish, read_messages, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
 
@@ -153,7 +153,7 @@ def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, se
             kill_9(job)
         points.append((more_batches, round(jitter, 2), batches_written(db)))
     log.info("seed %d: kills after (new batches, then seconds, batches written then) %s", seed, points)
-    assert table_rows(db) != reference_aggregates(events, [60, 300])  # the kills did cut it short
+    assert events_aggregated(db) < len(events)  # the kills did cut it short
     result = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
     counts = ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text() + result.stderr)
     report(f"streaming job killed {kills} times (seed {seed})", counts)

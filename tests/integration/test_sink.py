@@ -28,7 +28,7 @@ def test_a_replayed_batch_changes_nothing(stack, db):
     sink.close()
 
 
-def test_an_unreachable_database_is_retried_then_reported(stack):
+def test_an_unreachable_database_is_retried_then_reported():
     waits = []
     sink = PostgresSink("postgresql://nobody:secret-pw@127.0.0.1:1/none", sleep=waits.append)
     with pytest.raises(SinkError, match="Postgres unreachable after 6 tries") as error:

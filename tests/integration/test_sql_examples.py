@@ -1,6 +1,5 @@
 """Every query of sql/examples.sql runs, and returns rows, against a filled database."""
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -39,15 +38,15 @@ def filled(db):
 
 
 def test_the_file_has_the_queries_the_readme_promises():
-    assert len(statements()) == 11
+    assert len(statements()) == 10
 
 
-@pytest.mark.parametrize("index", range(11))
+@pytest.mark.parametrize("index", range(10))
 def test_each_example_query_runs_and_returns_rows(filled, index):
     sql = statements()[index]
     with filled.cursor() as cursor:
         cursor.execute(sql)
         rows = cursor.fetchall()
     assert rows, f"no rows from:\n{sql}"
-    if re.search(r"Top movers|change_pct", sql):
+    if "change_pct" in sql:
         assert {r[0] for r in rows} == {"AAPL", "MSFT"}

@@ -65,7 +65,10 @@ def test_spikes_of_a_window_size_oldest_first_by_symbol_and_since(client, candle
     msft = client.get("/api/spikes?symbol=msft").get_json()
     assert {r["symbol"] for r in msft} == {"MSFT"} and len(msft) == sum(k[0] == "MSFT" for k in one_minute)
     since = as_json_value(one_minute[-2][1])
-    assert len(client.get("/api/spikes", query_string={"since": since}).get_json()) >= 2
+    recent = client.get("/api/spikes", query_string={"since": since}).get_json()
+    assert [(r["symbol"], r["window_start"]) for r in recent] == [
+        (k[0], as_json_value(k[1])) for k in one_minute if k[1] >= one_minute[-2][1]
+    ]
     newest = client.get("/api/spikes?limit=1").get_json()
     assert [(r["symbol"], r["window_start"]) for r in newest] == [(one_minute[-1][0], as_json_value(one_minute[-1][1]))]
 

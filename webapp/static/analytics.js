@@ -15,6 +15,7 @@ const SPIKE_NOTICE_SECONDS = 10;
 
 const epochSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 const signedPct = (v) => `${v >= 0 ? "+" : ""}${Number(v).toFixed(2)}%`;
+const clock = (iso) => new Date(iso).toISOString().slice(11, 16);
 
 // The overlays and spike markers of the chart; their state is mirrored in #chart's data attributes.
 function createOverlays(chart, candleSeries, chartBox) {
@@ -90,11 +91,11 @@ function renderMovers(rows, onSelect) {
 
 // A short notice for spikes that appear after the page has seen a window size's spikes once.
 function createSpikeNotice(box) {
-  let seen = null; // spike keys already known, per window size; null until the first answer
+  let seen = null; // spike keys already known for seen.windowName; null until the first answer
   let hideTimer = null;
 
   function check(spikes, windowName) {
-    const keys = spikes.map((s) => `${windowName}|${s.symbol}|${s.window_start}`);
+    const keys = spikes.map((s) => `${s.symbol}|${s.window_start}`);
     if (seen === null || seen.windowName !== windowName) {
       seen = { windowName, keys: new Set(keys) };
       return;
@@ -105,7 +106,7 @@ function createSpikeNotice(box) {
     const newest = fresh[fresh.length - 1];
     const more = fresh.length > 1 ? ` (and ${fresh.length - 1} more)` : "";
     box.textContent = `Spike: ${newest.symbol} ${signedPct(newest.change_pct)} in the ${windowName} candle of `
-      + `${new Date(newest.window_start).toISOString().slice(11, 16)} UTC${more}`;
+      + `${clock(newest.window_start)} UTC${more}`;
     box.hidden = false;
     clearTimeout(hideTimer);
     hideTimer = setTimeout(() => { box.hidden = true; }, SPIKE_NOTICE_SECONDS * 1000);

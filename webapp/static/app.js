@@ -21,8 +21,6 @@ let lastError = null;
 
 const price = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
 const whole = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString());
-const clock = (iso) => new Date(iso).toISOString().slice(11, 16);
-const seconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 
 const chart = LightweightCharts.createChart(chartBox, {
   autoSize: true,
@@ -57,7 +55,7 @@ function renderRow(row) {
     cell(row.symbol, "symbol"),
     cell(`${clock(row.window_start)}–${clock(row.window_end)}`),
     cell(price(row.close_price), direction),
-    cell(`${change >= 0 ? "+" : ""}${change.toFixed(2)} (${pct >= 0 ? "+" : ""}${pct.toFixed(2)}%)`, direction),
+    cell(`${change >= 0 ? "+" : ""}${change.toFixed(2)} (${signedPct(pct)})`, direction),
     cell(price(row.high_price)),
     cell(price(row.low_price)),
     cell(row.price_stddev === null ? "–" : Number(row.price_stddev).toFixed(3)),
@@ -74,13 +72,13 @@ function renderRow(row) {
 }
 
 function candleOf(row) {
-  return { time: seconds(row.window_start), open: row.open_price, high: row.high_price, low: row.low_price,
+  return { time: epochSeconds(row.window_start), open: row.open_price, high: row.high_price, low: row.low_price,
            close: row.close_price };
 }
 
 function volumeOf(row) {
   const up = row.close_price >= row.open_price;
-  return { time: seconds(row.window_start), value: row.volume ?? 0, color: up ? "#1f5f58" : "#7a2e2d" };
+  return { time: epochSeconds(row.window_start), value: row.volume ?? 0, color: up ? "#1f5f58" : "#7a2e2d" };
 }
 
 async function getJson(path) {
@@ -93,12 +91,13 @@ async function refreshChart() {
   if (!selected) return;
   const key = `${selected}|${windowSelect.value}`;
   const query = new URLSearchParams({ symbol: selected, window: windowSelect.value, limit: "200" });
-  const [rows, indicators, spikes] = await Promise.all([
-    getJson(`/api/aggregates?${query}`), getJson(`/api/indicators?${query}`), getJson(`/api/spikes?${query}`),
-  ]);
+  const [rows, indicators] = await Promise.all([getJson(`/api/aggregates?${query}`), getJson(`/api/indicators?${query}`)]);
+  // Only the charted candles' spikes: a since bound keeps the query off the series' whole history.
+  if (rows.length) query.set("since", rows[0].window_start);
+  const spikes = rows.length ? await getJson(`/api/spikes?${query}`) : [];
   const shown = candles.data();
   const newest = rows[rows.length - 1];
-  if (key === chartKey && newest && shown.length && shown[shown.length - 1].time === seconds(newest.window_start)) {
+  if (key === chartKey && newest && shown.length && shown[shown.length - 1].time === epochSeconds(newest.window_start)) {
     // The newest candle keeps forming: change it in place.
     candles.update(candleOf(newest));
     volumes.update(volumeOf(newest));
@@ -110,8 +109,7 @@ async function refreshChart() {
     chartKey = key;
   }
   overlays.drawIndicators(indicators);
-  const candleTimes = new Set(rows.map((row) => seconds(row.window_start)));
-  overlays.drawSpikes(spikes.filter((spike) => candleTimes.has(seconds(spike.window_start))));
+  overlays.drawSpikes(spikes);
   chartTitle.textContent = `${selected} · ${windowSelect.value} candles`;
   chartBox.dataset.candles = String(candles.data().length);
   chartBox.dataset.lastClose = rows.length ? String(rows[rows.length - 1].close_price) : "";
