@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from common.settings import REPO_ROOT, SettingsError, load_settings, mask_url_password
-from devstack.demo import run_demo
+from devstack.demo import WEB_PORT, run_demo
 from devstack.kafka import KAFKA_JARS_DIR, KafkaCluster, parse_bootstrap
 from devstack.postgres import PostgresServer, parse_database_url
 from devstack.process import StackError
@@ -77,10 +77,18 @@ def _verb(started: bool) -> str:
     return "started" if started else "already up"
 
 
+def web_port(text: str) -> int:
+    """A TCP port number for the demo's page."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
+    return int(text)
+
+
 def main(argv=None) -> int:
     """Entry point of `python -m devstack`."""
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "schema", "demo"])
+    parser.add_argument("--web-port", type=web_port, default=WEB_PORT, help=f"demo: the page's port (default {WEB_PORT})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(name)-9s] %(message)s")
     try:
@@ -96,7 +104,7 @@ def main(argv=None) -> int:
         elif args.command == "down":
             stack.down()
         elif args.command == "demo":
-            return run_demo(stack)
+            return run_demo(stack, args.web_port)
         elif args.command == "schema":
             log.info("schema applied: %s", ", ".join(apply_schema(settings.database_url)))
         else:
