@@ -66,3 +66,37 @@ def test_a_killed_streaming_job_is_restarted_and_rows_flow_again(stack, db, pipe
     assert len(re.findall(r"streaming exited with code -9 \(.*\); restarting in 1 s \(restart 1 of 5\)", text)) == 1, text
     assert "producer exited" not in text and "webapp exited" not in text, text
     assert "Traceback" not in text, text
+
+
+def gone(pid: int) -> bool:
+    """True when the process has exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_second_ctrl_c_kills_the_demo_at_once(stack, pipeline_env, topic_factory):
+    env = pipeline_env(topic_factory("demo"), PYTHONUNBUFFERED="1")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "demo", "--web-port", str(free_port())],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )
+    output = Output(demo.stdout)
+    try:
+        # Once the job's queries run, its orderly stop takes a while (the batch in flight, Spark's shutdown).
+        wait_until(lambda: "query aggregates-5m started" in output.text(), 120, "the streaming job running",
+                   alive=lambda: demo.poll() is None)
+        children = [output.pids(name)[0] for name in ("producer", "streaming", "webapp")]
+        demo.send_signal(signal.SIGINT)
+        wait_until(lambda: "stopping the demo" in output.text(), 10, "the demo stopping")
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=10)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert code == 130, output.text()
+    assert "second SIGINT: killing the processes now" in output.text()
+    wait_until(lambda: all(gone(pid) for pid in children), 10, "every child gone")
