@@ -7,12 +7,12 @@ FROM latest_aggregates
 WHERE window_size = interval '1 minute'
 ORDER BY symbol;
 
--- 5-minute candles of one symbol today, oldest first.
+-- 5-minute candles of one symbol over the last 24 hours, oldest first.
 SELECT window_start, open_price, high_price, low_price, close_price, volume
 FROM stock_aggregates
 WHERE symbol = 'AAPL'
   AND window_end - window_start = interval '5 minutes'
-  AND window_start >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+  AND window_start >= now() - interval '24 hours'
 ORDER BY window_start;
 
 -- How far VWAP sits from the close, per symbol, in the newest 5-minute windows.

@@ -53,8 +53,13 @@ def test_a_bad_window_is_a_400_naming_the_parameter(client, window):
 def test_health_reports_the_age_of_the_newest_row(client, db):
     assert client.get("/healthz").get_json()["newest_row_at"] is None
     seed(db, "AAPL", START, 1, 10.0)
+    with db.cursor() as cursor:
+        cursor.execute("UPDATE stock_aggregates SET updated_at = now() - interval '90 seconds' RETURNING updated_at")
+        (updated_at,) = cursor.fetchone()
     health = client.get("/healthz").get_json()
-    assert health["status"] == "ok" and health["newest_row_age_seconds"] >= 0
+    assert health["status"] == "ok"
+    assert health["newest_row_at"] == updated_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    assert 90.0 <= health["newest_row_age_seconds"] < 95.0  # written 90 s ago, read within a few seconds
 
 
 def test_health_is_503_when_the_database_is_unreachable(stack):
