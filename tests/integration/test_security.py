@@ -11,13 +11,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DataError, ProgrammingError
 
 from common.settings import DEFAULTS, REPO_ROOT, build_settings
 from devstack.process import free_port, port_accepts, wait_until
 from tests.fakes.finnhub_http import FakeFinnhub, Reply
 from tests.helpers import publish, run_module, trades
-from webapp import SECURITY_HEADERS, create_app
+from webapp import SECURITY_HEADERS, create_app, queries
+from webapp.db import build_engine
 
 TOKEN = "sec-AUDIT-7d1e0b"
 PAGES = ["/", "/static/app.js", "/api/latest", "/api/aggregates?symbol=AAPL", "/api/aggregates",
@@ -124,23 +125,61 @@ def get_routes(app) -> list[str]:
     return sorted({r.rule for r in app.url_map.iter_rules() if "GET" in r.methods and "<" not in r.rule})
 
 
-def test_injection_and_markup_in_every_parameter_are_refused_or_inert(client, db):
+HARMLESS = {"symbol": "ZZZZ", "window": "5m", "limit": "7", "since": "2026-11-20T14:00:00Z"}
+VOLATILE = ("newest_row_age_seconds",)  # changes between two requests a moment apart
+
+
+def comparable(response) -> tuple:
+    """(status, body) of an answer, without the values that change with the clock."""
+    if response.is_json and isinstance(response.get_json(), dict):
+        body = {k: v for k, v in response.get_json().items() if k not in VOLATILE}
+    else:
+        body = response.get_data(as_text=True)
+    return response.status_code, body
+
+
+def test_injection_and_markup_in_every_parameter_are_refused_or_answered_as_a_harmless_value(client):
     parameters = query_parameters()
-    assert {"symbol", "window", "limit", "since"} <= set(parameters)
+    assert set(parameters) == set(HARMLESS)  # a new parameter needs its harmless value here
     answered = 0
     for route in get_routes(client.application):
         for name in parameters:
+            harmless = comparable(client.get(route, query_string={"symbol": "AAPL", name: HARMLESS[name]}))
             for payload in PAYLOADS:
                 response = client.get(route, query_string={"symbol": "AAPL", name: payload})
-                assert response.status_code in (200, 400, 404), (route, name, payload, response.status_code)
-                body = response.get_data(as_text=True)
-                if response.status_code == 400 and response.is_json:
-                    assert response.get_json()["parameter"] == name
-                if response.mimetype == "text/html":  # markup may never come back as markup
-                    assert payload not in body and "<script>alert" not in body, (route, name)
+                if response.status_code == 400:
+                    assert response.get_json()["parameter"] == name, (route, name, payload)
+                else:
+                    assert comparable(response) == harmless, (route, name, payload)
                 answered += 1
-    assert answered >= 5 * len(parameters) * len(PAYLOADS)
-    with db.cursor() as cursor:  # and no statement ever ran
+    assert answered == len(get_routes(client.application)) * len(parameters) * len(PAYLOADS)
+
+
+def test_payloads_reach_the_database_only_as_values(stack, db):
+    """The queries themselves, past the parameter checks and as a role that could write: a payload
+    is a value that matches nothing, never SQL."""
+    with db.cursor() as cursor:
+        start = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+        cursor.execute(
+            "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
+            " close_price, avg_price, event_count, first_event_at, last_event_at)"
+            " VALUES ('AAPL', %s, %s, 1, 1, 1, 1, 1, 1, %s, %s)",
+            (start, start + timedelta(minutes=1), start, start),
+        )
+    engine = build_engine(stack.database_url)  # the owner of the tables: DROP TABLE would succeed
+    try:
+        with engine.connect() as connection:
+            for payload in PAYLOADS:
+                assert queries.aggregates_for_symbol(connection, payload, 60, 200, None) == []
+                assert queries.indicators_for_symbol(connection, payload, 60, 200, None) == []
+                assert queries.spikes(connection, payload, 60, 200, None) == []
+                with pytest.raises(DataError, match="invalid input syntax for type timestamp|date/time field"):
+                    queries.aggregates_for_symbol(connection, "AAPL", 60, 200, payload)
+                connection.rollback()
+            assert [r["symbol"] for r in queries.aggregates_for_symbol(connection, "AAPL", 60, 200, None)] == ["AAPL"]
+    finally:
+        engine.dispose()
+    with db.cursor() as cursor:  # and no statement of a payload ran
         cursor.execute("SELECT symbol FROM stock_aggregates")
         assert cursor.fetchall() == [("AAPL",)]
 
@@ -152,3 +191,35 @@ def test_every_answer_carries_the_security_headers(client):
         response = client.get(path, query_string={"symbol": "AAPL"} if "aggregates" in path else None)
         for header, value in SECURITY_HEADERS.items():
             assert response.headers.get(header) == value, (path, header)
+
+
+def test_python_m_webapp_reads_as_the_role_of_web_database_url(stack, db, pipeline_env, topic_factory, monkeypatch):
+    assert stack.reader_url, "the test stack creates the read-only role"
+    reader = stack.reader_url.split("//")[1].split(":")[0]
+    env = pipeline_env(topic_factory("web"), WEB_DATABASE_URL=stack.reader_url)
+    assert env["DATABASE_URL"] == stack.database_url  # both set: the webapp must take the reader
+
+    def sessions() -> set[tuple[int, str]]:
+        with db.cursor() as cursor:  # pid and role are what another role's sessions show
+            cursor.execute("SELECT pid, usename FROM pg_stat_activity WHERE datname = current_database()")
+            return set(cursor.fetchall())
+
+    before = sessions()
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
+        assert fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert [role for _, role in sessions() - before] == [reader]  # the process's one pooled connection
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert f"reading postgresql://{reader}:***@" in output
+
+    monkeypatch.setenv("DATABASE_URL", stack.database_url)
+    monkeypatch.setenv("WEB_DATABASE_URL", stack.reader_url)
+    app = create_app()  # what `python -m webapp` builds from the same environment
+    with pytest.raises(ProgrammingError, match="permission denied"):
+        with app.extensions["db_engine"].begin() as connection:
+            connection.execute(text("DELETE FROM stock_aggregates"))
