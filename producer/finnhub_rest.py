@@ -95,7 +95,11 @@ class FinnhubQuoteSource:
         for attempt in range(self._policy.attempts):
             if not self._wait_for_limiter(stop):
                 return
-            answer = self._call(symbol)
+            self._limiter.begin(time.monotonic())
+            try:
+                answer = self._call(symbol)
+            finally:  # Finnhub counts the call on arrival, which may be as late as its answer
+                self._limiter.end(time.monotonic())
             if answer.retry_reason is None:
                 self._deliver(symbol, answer, publisher, result)
                 return
@@ -128,7 +132,6 @@ class FinnhubQuoteSource:
         while (wait := self._limiter.delay(time.monotonic())) > 0:
             if stop.wait(wait):
                 return False
-        self._limiter.record(time.monotonic())
         return True
 
     def _call(self, symbol: str) -> Answer:

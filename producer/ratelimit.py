@@ -1,51 +1,66 @@
-"""A rate limiter that holds several limits at once ("60 a minute and 30 a second"), exactly.
+"""A rate limiter that holds several limits at once ("60 a minute and 30 a second"), exactly, as the
+server counts: by when each call ARRIVES there.
 
-Each limit keeps the times of its recent calls, so a call is allowed only when no window of that
-length would hold more than the limit. A token bucket alone would allow a full bucket plus a
-window's refill in one window. Pure: the caller passes the time and does the waiting."""
+A call arrives somewhere between when it is sent and when its answer (or time-out, or error) comes
+back; only those two moments are known here. So a call counts from its send until a full window
+after its completion: the next call may be sent only once the limit-th most recent completion is a
+window ago, and then no window of arrivals can hold more than the limit, whatever each request's
+network delay. A call still in flight counts as completing in the future. A token bucket alone
+would allow a full bucket plus a window's refill in one window. Pure: the caller passes the time
+and does the waiting."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 
 class RateLimiter:
-    """No `seconds`-long window holds more than `limit` calls, for every (limit, seconds) given."""
+    """No `seconds`-long window of arrivals holds more than `limit` calls, for every (limit, seconds)."""
 
     def __init__(self, limits: list[tuple[int, float]], min_spacing: float = 0.0):
         self._limits = [(limit, seconds, deque()) for limit, seconds in limits]
         self.min_spacing = min_spacing
-        self._last_call: float | None = None
+        self._in_flight = 0
+        self._last_sent: float | None = None
         self._paused_until = float("-inf")
 
     def delay(self, now: float) -> float:
-        """Seconds to wait from `now` until the next call is allowed (0 when it is allowed now)."""
+        """Seconds to wait from `now` until the next call may be sent (0: now; inf: until a call ends)."""
         wait = self._paused_until - now
-        for limit, seconds, calls in self._limits:
-            while calls and calls[0] <= now - seconds:
-                calls.popleft()
-            if len(calls) >= limit:
-                # The limit-th most recent call has to leave the window first.
-                wait = max(wait, calls[-limit] + seconds - now)
-        if self._last_call is not None:
-            wait = max(wait, self._last_call + self.min_spacing - now)
+        for limit, seconds, completions in self._limits:
+            while completions and completions[0] <= now - seconds:
+                completions.popleft()
+            if self._in_flight >= limit:
+                return math.inf
+            if self._in_flight + len(completions) >= limit:
+                # The limit-th most recent call (those in flight are the most recent) has to be
+                # a full window past its completion, so past its arrival too.
+                wait = max(wait, completions[self._in_flight - limit] + seconds - now)
+        if self._last_sent is not None:
+            wait = max(wait, self._last_sent + self.min_spacing - now)
         return max(wait, 0.0)
 
-    def record(self, now: float) -> None:
-        """Count a call made at `now`."""
-        for _, _, calls in self._limits:
-            calls.append(now)
-        self._last_call = now
+    def begin(self, now: float) -> None:
+        """A call is sent at `now`: it counts, as in flight, until `end`."""
+        self._in_flight += 1
+        self._last_sent = now
+
+    def end(self, now: float) -> None:
+        """A call's answer, time-out or error came back at `now`: it counts for a window from now."""
+        self._in_flight -= 1
+        for _, _, completions in self._limits:
+            completions.append(now)
 
     def pause_until(self, moment: float) -> None:
         """Allow no call before `moment` (the server said the budget is spent)."""
         self._paused_until = max(self._paused_until, moment)
 
     def used(self, now: float, seconds: float) -> int:
-        """Calls made in the last `seconds` (for progress lines)."""
-        for _, window, calls in self._limits:
+        """Calls in flight or completed in the last `seconds` (for progress lines)."""
+        for _, window, completions in self._limits:
             if window >= seconds:
-                return sum(1 for t in calls if t > now - seconds)
+                return self._in_flight + sum(1 for t in completions if t > now - seconds)
         return 0
 
 

@@ -29,8 +29,9 @@ def run_module(module: str, *args: str, env: dict, timeout: float = 300) -> subp
     return result
 
 
-def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-    """Every (key, value) currently in the topic, read back from the broker."""
+def read_records(bootstrap_servers: str, topic: str) -> list:
+    """Every record currently in the topic (kafka-python ConsumerRecords: partition, offset,
+    timestamp, key, value), in offset order within each partition."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
@@ -40,10 +41,15 @@ def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, b
         records = []
         while any(consumer.position(p) < end[p] for p in partitions):
             for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend((r.key, r.value) for r in batch)
+                records.extend(batch)
         return records
     finally:
         consumer.close()
+
+
+def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) currently in the topic, read back from the broker."""
+    return [(r.key, r.value) for r in read_records(bootstrap_servers, topic)]
 
 
 def read_messages(bootstrap_servers: str, topic: str) -> list[dict]:
@@ -100,3 +106,8 @@ def trades(count: int, seed: int, minutes: int = 12) -> list[dict]:
             event_time_ms=event_time, source="replay", ingested_at_ms=event_time + 50,
         ))
     return events + rng.sample(events, count // 20)
+
+
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    """The largest number of moments in any half-open window [t, t + seconds)."""
+    return max(sum(1 for u in times if t <= u < t + seconds) for t in times)

@@ -13,13 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass
 class Reply:
-    """One scripted answer."""
+    """One scripted answer. A header value may be a function, called when the request arrives;
+    `transit` holds the request on its way in (its arrival is noted after it), `delay` the answer."""
 
     status: int = 200
     body: str = ""
     content_type: str = "application/json; charset=utf-8"
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    transit: float = 0.0
 
 
 def quote(price: float, t: int | None = None) -> dict:
@@ -35,9 +37,13 @@ def json_reply(payload, status: int = 200, **headers) -> Reply:
 
 @dataclass
 class Request:
+    """One request as the server saw it: when it arrived (monotonic and wall clock), what it answered."""
+
     symbol: str
     token: str
     at: float
+    wall: float
+    headers: dict
 
 
 class FakeFinnhub:
@@ -54,9 +60,13 @@ class FakeFinnhub:
                 url = urlsplit(self.path)
                 params = {k: v[0] for k, v in parse_qs(url.query).items()}
                 symbol = params.get("symbol", "")
-                fake.requests.append(Request(symbol, params.get("token", ""), time.monotonic()))
                 script = fake.scripts[symbol]
                 reply = script.popleft() if script else fake.default(symbol)
+                time.sleep(reply.transit)
+                at, wall = time.monotonic(), time.time()
+                headers = {name.replace("_", "-"): str(value() if callable(value) else value)
+                           for name, value in reply.headers.items()}
+                fake.requests.append(Request(symbol, params.get("token", ""), at, wall, headers))
                 if reply.delay:
                     time.sleep(reply.delay)
                 body = reply.body.replace("{url}", self.path).encode()
@@ -64,8 +74,8 @@ class FakeFinnhub:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(body)))
-                    for name, value in reply.headers.items():
-                        self.send_header(name.replace("_", "-"), str(value))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):

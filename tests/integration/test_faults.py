@@ -3,6 +3,7 @@ table is exact, and every event is accounted for (published = in stock_aggregate
 `make test` runs the outages of 20 s the issue asks for; `make chaos` runs longer ones and more kills.
 The waits around a fault are on conditions; only the fault itself lasts a fixed time."""
 
+import json
 import logging
 import random
 import re
@@ -42,8 +43,9 @@ def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: 
     if stack.kafka is None:
         pytest.skip("the tests did not start this broker, so they do not stop it")
     env = pipeline_env(topic)
-    producer_log, job_log = tmp_path / "producer.log", tmp_path / "streaming.log"
-    producer = start("producer", ["--source", "synthetic", "--rate", "100", "--interval", "0.5"], env, producer_log)
+    producer_log, job_log, queued = tmp_path / "producer.log", tmp_path / "streaming.log", tmp_path / "queued.jsonl"
+    producer_args = ["--source", "synthetic", "--rate", "100", "--interval", "0.5", "--record", str(queued)]
+    producer = start("producer", producer_args, env, producer_log)
     job = start("streaming", STREAMING_ARGS, env, job_log)
     restarts = 0
     try:
@@ -70,8 +72,10 @@ def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: 
     counts = ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text())
     report(f"Kafka down {seconds:.0f} s ({restarts} job restarts)", counts)
     messages = read_messages(stack.bootstrap_servers, topic)
-    assert producer_totals(producer_log.read_text()) == (len(messages), 0)
-    assert len(messages) == len({m["id"] for m in messages})  # no loss, no duplicates
+    recorded = [json.loads(line)["id"] for line in queued.read_text().splitlines()]
+    assert producer_totals(producer_log.read_text()) == (len(recorded), 0)
+    assert len(set(recorded)) == len(recorded) == len(messages)  # no duplicates
+    assert {m["id"] for m in messages} == set(recorded)  # every message the producer queued, and no other
     assert "Traceback" not in producer_log.read_text()
     assert counts.balanced
     assert_rows_match(table_rows(db), reference_aggregates(messages, [60, 300]))

@@ -1,6 +1,7 @@
 """The producer's Finnhub sources, with the real finnhub-python and websocket-client talking to
 local fakes, publishing into the real broker; what reaches each topic is read back."""
 
+import itertools
 import json
 import re
 import signal
@@ -11,11 +12,11 @@ import time
 import pytest
 
 from common.contract import message_problem
-from common.settings import REPO_ROOT
+from common.settings import DEFAULTS, REPO_ROOT
 from devstack.process import wait_until
 from tests.fakes.finnhub_http import FakeFinnhub, Reply, json_reply, quote
 from tests.fakes.finnhub_ws import DROP, FakeTradeSocket
-from tests.helpers import read_messages
+from tests.helpers import most_in_any_window, read_messages, read_records
 
 TOKEN = "tok-SECRET-4f2a9c"
 
@@ -39,7 +40,7 @@ def finnhub_env(pipeline_env, topic_factory):
 
 def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
     with FakeFinnhub() as fake:
-        fake.script("AAPL", Reply(status=429, body='{"error":"API limit reached"}', headers={"Retry-After": "1"}),
+        fake.script("AAPL", Reply(status=429, body='{"error":"API limit reached"}', headers={"Retry-After": "3"}),
                     json_reply(quote(231.5)))
         fake.script("MSFT", Reply(status=429, body='{"error":"API limit reached"}'), json_reply(quote(420.25)))
         fake.script("NVDA", Reply(status=500, body="oops", content_type="text/plain"), json_reply(quote(130.5)))
@@ -56,7 +57,7 @@ def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "cycle 1: 4 ok, 4 retried, 4 rejected, 0 failed" in output
-    assert "calls in the last minute" in output
+    assert "12/60 calls in the last minute" in output  # 8 symbols and 4 retries
 
     published = {m["symbol"]: m for m in read_messages(stack.bootstrap_servers, topic)}
     assert {s: m["price"] for s, m in published.items()} == {
@@ -73,7 +74,7 @@ def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
     assert all(d["source"] == "finnhub" for d in dead.values())
 
     first, second = fake.requests_for("AAPL")
-    assert second.at - first.at >= 1.0  # Retry-After was honoured
+    assert second.at - first.at >= 3.0  # Retry-After was honoured (a fallback backoff is 0.5-1 s)
     assert all(r.token == TOKEN for r in fake.requests)
     assert TOKEN not in output
 
@@ -111,6 +112,7 @@ def test_the_token_echoed_by_an_error_page_is_masked(stack, finnhub_env):
         result = run_producer(env, "--source", "finnhub", "--cycles", "1", "--symbols", "AAPL")
     assert result.returncode == 0
     dead = read_messages(stack.bootstrap_servers, f"{topic}-dlq")
+    assert len(dead) == 1
     assert dead[0]["reason"] == "HTTP 404 from Finnhub" and "token=***" in dead[0]["raw"]
     assert TOKEN not in json.dumps(dead) + result.stderr
 
@@ -157,8 +159,9 @@ def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topi
     assert len({t["id"] for t in trades}) == 3 and all(t["source"] == "finnhub-ws" for t in trades)
     reasons = sorted(d["reason"] for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq"))
     assert reasons == ["frame is not JSON", "trade price is not a finite positive number: 0"]
-    assert fake.connections >= 2 and fake.subscriptions[0] == ["AAPL", "MSFT"]
-    assert fake.tokens[0] == TOKEN
+    assert fake.connections == 2  # the first dropped, the second still open when stopped
+    assert fake.subscriptions == [["AAPL", "MSFT"], ["AAPL", "MSFT"]]
+    assert fake.tokens == [TOKEN, TOKEN]
     assert "reconnecting in" in output and TOKEN not in output
 
 
@@ -179,7 +182,8 @@ def test_replay_of_a_recording_gives_the_same_events(stack, pipeline_env, topic_
     assert sorted(map(key, again)) == sorted(map(key, original))
     assert {m["source"] for m in again} == {"replay"}
     dead = read_messages(stack.bootstrap_servers, f"{replayed}-dlq")
-    assert dead[0]["reason"].startswith("line 7:")
+    assert [d["raw"] for d in dead] == ['{"id": "broken"']
+    assert dead[0]["reason"].startswith("line 7: Expecting ',' delimiter")
 
 
 def test_csv_backfill_is_replayed_in_event_time(stack, pipeline_env, topic_factory, tmp_path):
@@ -191,20 +195,32 @@ def test_csv_backfill_is_replayed_in_event_time(stack, pipeline_env, topic_facto
         "MSFT,1795185120000,420.0,5\n"
         "MSFT,not-a-time,1.0,1\n"
         "MSFT,1795185120000,-5,1\n"
+        "AAPL,1795185180,232.0,10\n"
     )
     topic = topic_factory("csv")
-    started = time.monotonic()
     result = run_producer(pipeline_env(topic), "--source", "replay", "--file", str(backfill), "--speed", "120")
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started >= 1.0  # two minutes of event time at 120x
+    records = read_records(stack.bootstrap_servers, topic)
+    by_partition = {}
+    for record in records:  # in offset order within each partition
+        by_partition.setdefault(record.partition, []).append(json.loads(record.value)["event_time"])
+    assert all(times == sorted(times) for times in by_partition.values())  # published in event-time order
+    assert {r.timestamp_type for r in records} == {0}  # CreateTime: when the producer sent each
+    sent = sorted((json.loads(r.value)["event_time"], r.timestamp) for r in records)
+    assert [b[0] - a[0] for a, b in zip(sent, sent[1:])] == [60_000] * 3
+    send_gaps_ms = [b[1] - a[1] for a, b in zip(sent, sent[1:])]
+    # A minute of event time is 0.5 s at 120x; a send may wake a few ms late, and the first also
+    # waits for the topic's metadata, so its gap to the next may be short.
+    assert 0 <= send_gaps_ms[0] <= 600 and all(450 <= gap <= 600 for gap in send_gaps_ms[1:]), send_gaps_ms
     events = read_messages(stack.bootstrap_servers, topic)
     assert sorted((m["symbol"], m["event_time"], m["price"], m["volume"]) for m in events) == [
         ("AAPL", 1795185000000, 231.5, 100.0),
         ("AAPL", 1795185060000, 231.75, None),
+        ("AAPL", 1795185180000, 232.0, 10.0),
         ("MSFT", 1795185120000, 420.0, 5.0),
     ]
     reasons = sorted(d["reason"] for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq"))
-    assert reasons[0].startswith("line 5:") and reasons[1] == "line 6: price is not positive"
+    assert reasons == ["line 5: Invalid isoformat string: 'not-a-time'", "line 6: price is not positive"]
 
 
 def test_synthetic_rate_publishes_about_that_many_events(stack, pipeline_env, topic_factory):
@@ -212,8 +228,13 @@ def test_synthetic_rate_publishes_about_that_many_events(stack, pipeline_env, to
     result = run_producer(pipeline_env(topic), "--source", "synthetic", "--rate", "500", "--interval", "0.1",
                           "--cycles", "20", "--seed", "3")
     assert result.returncode == 0, result.stderr
-    count = len(read_messages(stack.bootstrap_servers, topic))
-    assert 800 <= count <= 1200  # 2 s of cycles at 500/s
+    events = read_messages(stack.bootstrap_servers, topic)
+    # The first cycle covers the interval before it, each later one the time since the one before
+    # (at most an interval): 500 trades a second over that time, to the trade.
+    cycle_times = sorted({m["ingested_at"] for m in events})
+    covered_ms = 100 + sum(min(100, b - a) for a, b in zip(cycle_times, cycle_times[1:]))
+    assert len(cycle_times) == 20
+    assert len(events) == covered_ms * 500 // 1000
 
 
 def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp_path):
@@ -242,21 +263,60 @@ def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp
 
 def test_an_exhausted_budget_header_pauses_the_next_call(stack, finnhub_env):
     with FakeFinnhub() as fake:
-        reset = int(time.time()) + 3
+        in_3_s = lambda: int(time.time()) + 3  # noqa: E731 - Finnhub's reset: epoch seconds, set on arrival
         fake.script("AAPL", Reply(body=json.dumps(quote(1.0)),
-                                  headers={"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(reset)}))
+                                  headers={"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": in_3_s}))
         _, env = finnhub_env(fake)
         result = run_producer(env, "--source", "finnhub", "--cycles", "1", "--symbols", "AAPL,MSFT")
     assert result.returncode == 0, result.stderr
     aapl, msft = fake.requests_for("AAPL")[0], fake.requests_for("MSFT")[0]
-    assert msft.at - aapl.at >= 1.5  # waited for the reset instead of calling at once
+    reset = int(aapl.headers["X-Ratelimit-Reset"])
+    assert reset <= msft.wall < reset + 1  # waited for the reset (2-3 s), not a fallback second
 
 
-def test_sigterm_flushes_and_loses_nothing(stack, pipeline_env, topic_factory):
-    topic = topic_factory("sigterm")
-    code, output = stop_after(pipeline_env(topic), ["--source", "synthetic", "--rate", "2000", "--interval", "0.2"],
-                              stack.bootstrap_servers, topic, 1000)
+def test_no_window_holds_more_calls_than_the_limits_when_requests_take_varying_times(stack, finnhub_env):
+    """Finnhub counts a call when it arrives: the fake holds each request on its way in for a varying
+    time. 8 calls at 6 a minute and 2 a second: the 7th waits about a minute, and from the
+    server's arrival times no window of either length may hold more than its limit."""
+    transits = itertools.cycle([0.3, 0.0, 0.15, 0.0, 0.05])
+    with FakeFinnhub(default=lambda s: Reply(body=json.dumps(quote(100.0)), transit=next(transits), delay=0.05)) \
+            as fake:
+        topic, env = finnhub_env(fake, FINNHUB_MAX_CALLS_PER_MINUTE="6", FINNHUB_MAX_CALLS_PER_SECOND="2")
+        result = run_producer(env, "--source", "finnhub", "--symbols", "AAPL,NVDA", "--cycles", "4",
+                              "--interval", "0.25")
+    assert result.returncode == 0, result.stderr
+    arrivals = [r.at for r in fake.requests]
+    assert len(arrivals) == 8
+    assert most_in_any_window(arrivals, 1.0) == 2
+    assert most_in_any_window(arrivals, 60.0) == 6
+    assert len(read_messages(stack.bootstrap_servers, topic)) == 8
+
+
+def test_the_default_limits_hold_as_finnhub_counts_when_the_minute_binds(stack, finnhub_env):
+    """30 symbols, 3 cycles: 90 calls asked within a second and a half, with the default limits."""
+    assert (DEFAULTS["FINNHUB_MAX_CALLS_PER_MINUTE"], DEFAULTS["FINNHUB_MAX_CALLS_PER_SECOND"]) == ("60", "30")
+    symbols = [f"S{n:02d}" for n in range(30)]
+    with FakeFinnhub() as fake:
+        topic, env = finnhub_env(fake)
+        assert not any(name.startswith("FINNHUB_MAX_CALLS") for name in env)
+        result = run_producer(env, "--source", "finnhub", "--symbols", ",".join(symbols), "--cycles", "3",
+                              "--interval", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"cycle 3: 90 ok, 0 retried, 0 rejected, 0 failed in [\d.]+ s, \d+/60 calls", result.stderr)
+    arrivals = [r.at for r in fake.requests]
+    assert len(arrivals) == 90
+    assert most_in_any_window(arrivals, 1.0) == 30
+    assert most_in_any_window(arrivals, 60.0) == 60
+    assert len(read_messages(stack.bootstrap_servers, topic)) == 90
+
+
+def test_sigterm_flushes_and_loses_nothing(stack, pipeline_env, topic_factory, tmp_path):
+    topic, queued = topic_factory("sigterm"), tmp_path / "queued.jsonl"
+    args = ["--source", "synthetic", "--rate", "2000", "--interval", "0.2", "--record", str(queued)]
+    code, output = stop_after(pipeline_env(topic), args, stack.bootstrap_servers, topic, 1000)
     assert code == 0, output
-    delivered = int(re.search(r"(\d+) delivered", output).group(1))
-    assert delivered >= 1000
-    assert len(read_messages(stack.bootstrap_servers, topic)) == delivered
+    recorded = [json.loads(line)["id"] for line in queued.read_text().splitlines()]
+    in_topic = [m["id"] for m in read_messages(stack.bootstrap_servers, topic)]
+    assert len(recorded) >= 1000 and len(set(recorded)) == len(recorded)
+    assert len(in_topic) == len(recorded) and set(in_topic) == set(recorded)  # every message queued is there
+    assert int(re.search(r"(\d+) delivered", output).group(1)) == len(recorded)
