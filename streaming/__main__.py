@@ -30,9 +30,7 @@ def durations(text: str) -> tuple[str, ...]:
 
 
 def duration(text: str, allow_zero: bool = False) -> str:
-    """argparse type: one duration like '2 minutes'."""
-    if "," in text:
-        raise argparse.ArgumentTypeError(f"takes one duration, not a list: {text!r}")
+    """argparse type: one duration like '2 minutes' (a list is not one)."""
     try:
         return parse_duration(text, allow_zero=allow_zero)
     except ValueError as exc:
@@ -94,6 +92,7 @@ def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 1 when a query failed or a server is missing, 2 on bad settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     options = parse_args(argv)
     try:
         settings = load_settings()
