@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
-from pathlib import Path
 
 from kafka.errors import KafkaError
 
-from common.settings import SettingsError, load_settings, parse_positive_seconds, parse_symbols
+from common import flags
+from common.servers import ServerUnreachable, require_kafka
+from common.settings import SettingsError, load_settings
+from common.signals import StopSignals
 from producer.finnhub_rest import ApiKeyRejected, FinnhubQuoteSource
 from producer.finnhub_ws import FinnhubTradeStream
 from producer.loop import run_cycles
@@ -34,30 +35,35 @@ def parse_args(argv):
         choices=SOURCES,
         help="where events come from (default: finnhub when FINNHUB_API_KEY is set, else synthetic)",
     )
-    parser.add_argument("--symbols", type=parse_symbols, help="comma-separated tickers (default: SYMBOLS)")
+    parser.add_argument("--symbols", type=flags.symbols, help="comma-separated tickers (default: SYMBOLS)")
     parser.add_argument(
         "--interval",
-        type=lambda t: parse_positive_seconds("--interval", t),
+        type=flags.positive_number,
         help="seconds between polling cycles, fractions allowed "
         f"(default: POLL_INTERVAL_SECONDS for finnhub, {SYNTHETIC_DEFAULT_INTERVAL} for synthetic)",
     )
-    parser.add_argument("--cycles", type=int, help="stop after this many polling cycles (default: run until stopped)")
-    parser.add_argument("--seed", type=int, help="synthetic: random seed, for a reproducible market")
     parser.add_argument(
-        "--rate", type=float, help="synthetic: trades per second over all symbols (default: one per symbol per cycle)"
+        "--cycles", type=flags.positive_int, help="stop after this many polling cycles (default: run until stopped)"
     )
-    parser.add_argument("--file", type=Path, help="replay: a JSONL file of contract messages or a CSV file")
+    parser.add_argument("--seed", type=flags.whole_number, help="synthetic: random seed, for a reproducible market")
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="replay: 1 = real time, 10 = ten times faster, 0 = at once"
+        "--rate",
+        type=flags.positive_number,
+        help="synthetic: trades per second over all symbols (default: one per symbol per cycle)",
     )
-    parser.add_argument("--record", type=Path, help="also append every published message to this JSONL file")
+    parser.add_argument(
+        "--file", type=flags.readable_file, help="replay: a JSONL file of contract messages or a CSV file"
+    )
+    parser.add_argument(
+        "--speed",
+        type=flags.non_negative_number,
+        default=1.0,
+        help="replay: 1 = real time, 10 = ten times faster, 0 = at once",
+    )
+    parser.add_argument(
+        "--record", type=flags.writable_file, help="also append every published message to this JSONL file"
+    )
     args = parser.parse_args(argv)
-    if args.cycles is not None and args.cycles < 1:
-        parser.error("--cycles must be at least 1")
-    if args.rate is not None and args.rate <= 0:
-        parser.error("--rate must be positive")
-    if args.speed < 0:
-        parser.error("--speed must be 0 or more")
     if args.source == "replay" and args.file is None:
         parser.error("--source replay needs --file")
     return args
@@ -73,8 +79,6 @@ def build_source(args, settings):
         interval = args.interval or SYNTHETIC_DEFAULT_INTERVAL
         return SyntheticSource(symbols, seed=args.seed, rate=args.rate, interval=interval), interval
     if source == "replay":
-        if not args.file.is_file():
-            raise SettingsError(f"--file {args.file}: no such file")
         return ReplaySource(args.file, args.speed), None
     if not settings.finnhub_api_key:
         raise SettingsError(
@@ -120,7 +124,7 @@ def without_kafka_client_traceback(record: logging.LogRecord) -> bool:
 
 
 def main(argv=None) -> int:
-    """Entry point: exit 0 when stopped or done, 2 on a configuration or API-key problem."""
+    """Entry point: exit 0 when stopped or done, 2 on a configuration or API-key problem, 1 without Kafka."""
     configure_logging()
     args = parse_args(argv)
     try:
@@ -129,10 +133,14 @@ def main(argv=None) -> int:
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
+    try:
+        require_kafka(settings.kafka_bootstrap_servers)
+    except ServerUnreachable as exc:
+        log.error("%s", exc)
+        return 1
 
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    StopSignals(stop.set, "finishing the call in flight, then flushing").install()
 
     publisher = Publisher(
         settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_dlq_topic, record_path=args.record

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
 
+from kafka.errors import KafkaError
+
+from common import flags
+from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
+from common.signals import StopSignals
 from common.topics import ensure_topics
 from streaming.job import JobOptions, parse_duration, start_queries
 from streaming.session import build_spark_session
@@ -17,25 +21,30 @@ from streaming.session import build_spark_session
 log = logging.getLogger("streaming")
 
 
+def durations(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated durations, each like '1 minute', without blanks."""
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected durations like '1 minute,5 minutes', got {text!r}")
+    return tuple(dict.fromkeys(duration(part) for part in parts))
+
+
+def duration(text: str, allow_zero: bool = False) -> str:
+    """argparse type: one duration like '2 minutes' (a list is not one)."""
+    try:
+        return parse_duration(text, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def trigger(text: str) -> str:
+    """argparse type: one duration, '0 seconds' allowed (batches back to back)."""
+    return duration(text, allow_zero=True)
+
+
 def parse_args(argv) -> JobOptions:
     """The command line as JobOptions."""
     defaults = JobOptions()
-
-    def durations(text):
-        try:
-            return tuple(dict.fromkeys(parse_duration(part) for part in text.split(",") if part.strip()))
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    def duration(text):
-        return durations(text)[0]
-
-    def trigger(text):
-        try:
-            return parse_duration(text, allow_zero=True)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
     parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__)
     parser.add_argument(
         "--windows",
@@ -60,7 +69,7 @@ def parse_args(argv) -> JobOptions:
         action="store_true",
         help="process everything in the topic now, then exit",
     )
-    parser.add_argument("--max-offsets-per-trigger", type=int, help="cap on records per micro-batch")
+    parser.add_argument("--max-offsets-per-trigger", type=flags.positive_int, help="cap on records per micro-batch")
     args = parser.parse_args(argv)
     return JobOptions(
         windows=args.windows,
@@ -80,21 +89,36 @@ def stop_after_batch(query, timeout: float = 120.0) -> None:
 
 
 def main(argv=None) -> int:
-    """Entry point: exit 0 when stopped or done, 1 when a query failed, 2 on bad configuration."""
+    """Entry point: exit 0 when stopped or done, 1 when a query failed or a server is missing, 2 on bad settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     options = parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
-
-    spark = build_spark_session()
-    # After the session: pyspark installs a SIGINT handler that cancels every running job.
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_signals = StopSignals(stop.set, "stopping after the batch in flight")
+    stop_signals.install()
+    # Before the Spark session, which takes seconds to start: a missing server is one line.
+    try:
+        require_kafka(settings.kafka_bootstrap_servers)
+        require_postgres(settings.database_url)
+        # Reading a topic that does not exist yet would fail the queries: the job may start first.
+        ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_topic])
+    except ServerUnreachable as exc:
+        log.error("%s", exc)
+        return 1
+    except KafkaError as exc:
+        log.error("Kafka at %s is not usable: %s", settings.kafka_bootstrap_servers, exc)
+        return 1
+
+    log.info("starting Spark")
+    spark = build_spark_session()
+    # pyspark has replaced our SIGINT handler with one that cancels every running job.
+    stop_signals.install()
     log.info(
         "reading %s from %s; windows %s, watermark %s, %s",
         settings.kafka_topic,
@@ -103,8 +127,6 @@ def main(argv=None) -> int:
         options.watermark,
         "until caught up" if options.available_now else f"trigger every {options.trigger}",
     )
-    # Reading a topic that does not exist yet would fail the queries: the job may start first.
-    ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_topic])
     queries = start_queries(spark, settings, options)
     try:
         while not stop.is_set() and any(q.isActive for q in queries):

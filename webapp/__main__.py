@@ -6,33 +6,62 @@ import argparse
 import logging
 import sys
 
-from common.settings import SettingsError, mask_url_password
+from common import flags
+from common.servers import ServerUnreachable, require_postgres
+from common.settings import SettingsError, load_settings, mask_url_password
+from common.signals import StopSignals
 from webapp import create_app
 
 log = logging.getLogger("webapp")
 
 
-def main(argv=None) -> int:
-    """Entry point."""
+def parse_args(argv) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(prog="python -m webapp", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--host", type=flags.host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=flags.port, default=5000, help="port (default 5000)")
     parser.add_argument("--debug", action="store_true", help="Flask's development server with reloading")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def stop_serving() -> None:
+    """Leave waitress's loop: it shuts its worker threads down on SystemExit."""
+    raise SystemExit(0)
+
+
+def main(argv=None) -> int:
+    """Entry point: exit 0 when stopped, 1 without Postgres or when the port is taken, 2 on bad configuration."""
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        settings = load_settings()
         app = create_app()
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
+    # create_app reads with the read-only role's URL when one is set
+    variable = "WEB_DATABASE_URL" if settings.web_database_url else "DATABASE_URL"
+    try:
+        require_postgres(app.config["DATABASE_URL"], variable)
+    except ServerUnreachable as exc:
+        log.error("%s", exc)
+        return 1
     log.info("reading %s", mask_url_password(app.config["DATABASE_URL"]))
-    log.info("serving on http://%s:%d/", args.host, args.port)
     if args.debug:
+        log.info("serving on http://%s:%d/", args.host, args.port)
         app.run(host=args.host, port=args.port, debug=True)
-    else:
-        from waitress import serve
+        return 0
+    from waitress import create_server
 
-        serve(app, host=args.host, port=args.port, threads=8, ident=None)
+    try:
+        server = create_server(app, host=args.host, port=args.port, threads=8, ident=None)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
+        return 1
+    log.info("serving on http://%s:%d/", args.host, args.port)
+    StopSignals(stop_serving, "finishing the requests in flight").install()
+    server.run()
+    log.info("stopped")
     return 0
 
 

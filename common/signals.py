@@ -1,0 +1,34 @@
+"""Stopping on SIGINT or SIGTERM: the first asks the process to stop cleanly, a second exits at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+FORCED_EXIT_CODE = 130  # what a shell reports for a process ended by Ctrl-C
+
+
+class StopSignals:
+    """SIGINT and SIGTERM call `on_stop` once; the next one logs a line and exits without cleaning up."""
+
+    def __init__(self, on_stop: Callable[[], None], stopping: str = "stopping"):
+        self._on_stop = on_stop
+        self._stopping = stopping
+        self.received = 0
+
+    def install(self) -> None:
+        """Handle both signals here (again after a library replaced a handler, as pyspark does for SIGINT)."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, _frame) -> None:
+        self.received += 1
+        if self.received > 1:
+            log.warning("second signal: exiting now")
+            os._exit(FORCED_EXIT_CODE)
+        log.info("%s: %s; a second signal exits at once", signal.Signals(signum).name, self._stopping)
+        self._on_stop()
