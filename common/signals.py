@@ -13,11 +13,14 @@ FORCED_EXIT_CODE = 130  # what a shell reports for a process ended by Ctrl-C
 
 
 class StopSignals:
-    """SIGINT and SIGTERM call `on_stop` once; the next one logs a line and exits without cleaning up."""
+    """SIGINT and SIGTERM call `on_stop` once; the next one logs a line, calls `on_force` (what must not
+    outlive us, such as child processes) and exits without cleaning up."""
 
-    def __init__(self, on_stop: Callable[[], None], stopping: str = "stopping"):
+    def __init__(self, on_stop: Callable[[], None], stopping: str = "stopping",
+                 on_force: Callable[[], None] | None = None):
         self._on_stop = on_stop
         self._stopping = stopping
+        self._on_force = on_force
         self.received = 0
 
     def install(self) -> None:
@@ -29,6 +32,8 @@ class StopSignals:
         self.received += 1
         if self.received > 1:
             log.warning("second signal: exiting now")
+            if self._on_force is not None:
+                self._on_force()
             os._exit(FORCED_EXIT_CODE)
         log.info("%s: %s; a second signal exits at once", signal.Signals(signum).name, self._stopping)
         self._on_stop()

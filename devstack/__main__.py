@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from common import flags
 from common.settings import REPO_ROOT, SettingsError, load_settings, mask_url_password
 from devstack.demo import WEB_PORT, run_demo
 from devstack.kafka import KAFKA_JARS_DIR, KafkaCluster, parse_bootstrap
@@ -77,18 +78,11 @@ def _verb(started: bool) -> str:
     return "started" if started else "already up"
 
 
-def web_port(text: str) -> int:
-    """A TCP port number for the demo's page."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
-    return int(text)
-
-
 def main(argv=None) -> int:
     """Entry point of `python -m devstack`."""
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "schema", "demo"])
-    parser.add_argument("--web-port", type=web_port, default=WEB_PORT, help=f"demo: the page's port (default {WEB_PORT})")
+    parser.add_argument("--web-port", type=flags.port, default=WEB_PORT, help=f"demo: the page's port (default {WEB_PORT})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(name)-9s] %(message)s")
     try:

@@ -13,6 +13,7 @@ import threading
 import time
 
 from common.settings import REPO_ROOT
+from common.signals import StopSignals
 
 log = logging.getLogger("demo")
 
@@ -164,17 +165,9 @@ def run_demo(stack, web_port: int = WEB_PORT) -> int:
     stack.up()
     supervisor = Supervisor(demo_commands(web_port))
     stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        if stop.is_set():  # the second Ctrl-C: no more waiting
-            log.warning("second %s: killing the processes now; `make stack-down` stops Kafka and Postgres",
-                        signal.Signals(signum).name)
-            supervisor.kill()
-            os._exit(130)
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
+    # The first Ctrl-C stops the children in order; a second kills them and exits at once.
+    signals = StopSignals(stop.set, "stopping the demo", on_force=supervisor.kill)
+    signals.install()
     try:
         supervisor.start()
         log.info("open http://%s:%d/ (aggregates appear within seconds; candles fill in as minutes pass)",
@@ -186,7 +179,7 @@ def run_demo(stack, web_port: int = WEB_PORT) -> int:
                 return 1
         return 0
     finally:
-        stop.set()  # a Ctrl-C while stopping kills at once
+        signals.received = max(signals.received, 1)  # a Ctrl-C while stopping kills at once
         log.info("stopping the demo")
         supervisor.stop()
         stack.down()

@@ -98,5 +98,5 @@ def test_a_second_ctrl_c_kills_the_demo_at_once(stack, pipeline_env, topic_facto
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
     assert code == 130, output.text()
-    assert "second SIGINT: killing the processes now" in output.text()
+    assert "second signal: exiting now" in output.text()
     wait_until(lambda: all(gone(pid) for pid in children), 10, "every child gone")

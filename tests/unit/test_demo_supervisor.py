@@ -4,6 +4,8 @@ import logging
 import sys
 import time
 
+import pytest
+
 from devstack.demo import Supervisor
 from devstack.process import wait_until
 
@@ -29,7 +31,7 @@ def test_a_child_that_keeps_exiting_is_restarted_with_backoff_then_given_up(capl
     child.process.wait(timeout=30)
     wait_until(lambda: len(child.last_lines) == 1, 10, "the child's line relayed")
     assert supervisor.check(now) is False
-    assert waits == [1.0, 2.0, 5.0, 10.0, 20.0]
+    assert waits == pytest.approx([1.0, 2.0, 5.0, 10.0, 20.0])
     assert supervisor.failure == (
         "flaky exited 6 times in a row (last: exit code 3, 'Postgres at localhost:5433 is not reachable')"
     )
