@@ -87,3 +87,11 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def free_kafka_port(host: str = "127.0.0.1") -> int:
+    """A free port whose next one is free too: a Kafka node's controller listens there."""
+    port = free_port(host)
+    while not is_port_free(port + 1, host):
+        port = free_port(host)
+    return port
