@@ -73,8 +73,8 @@ def partition_leaders(bootstrap_servers: str, topic: str) -> dict[int, int]:
 
 def described_topic(bootstrap_servers: str, topic: str) -> tuple[list[dict], dict] | None:
     """(partitions, min.insync.replicas entry whatever its source) of the topic as the brokers asked
-    describe it; None while one of them has not applied the topic's creation yet: KRaft brokers learn
-    of it from the controller a moment later, and kafka-python turns such a broker's
+    describe it; None while one of those has not applied the topic's creation yet: a KRaft broker
+    learns of it from the controller a moment later, and kafka-python turns its
     UNKNOWN_TOPIC_OR_PARTITION answer to describe_configs into no settings at all."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
