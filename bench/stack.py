@@ -60,6 +60,8 @@ class BenchStack:
         for server in (self.kafka, self.postgres):
             if server is not None:
                 server.stop()
+        if self.postgres is not None:
+            self.postgres.remove()  # its data may live outside the repository (a clone in a private folder)
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
 

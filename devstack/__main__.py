@@ -50,6 +50,11 @@ class LocalStack:
         log.info(
             "Postgres  %s at %s (logs: %s)", _verb(started), self.postgres.address, self.postgres.log_file
         )
+        if self.postgres.cluster_dir != self.postgres.state_dir:
+            log.info(
+                "Postgres  keeps its data in %s: the postgres user cannot reach %s",
+                self.postgres.cluster_dir, self.postgres.state_dir,
+            )
         applied = apply_schema(self.database_url)
         log.info("schema    applied: %s", ", ".join(applied))
         reader = self.postgres.ensure_reader(self.reader_url) if self.reader_url else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import pwd
@@ -47,19 +48,78 @@ def parse_database_url(url: str) -> dict:
     }
 
 
+def outside_dir(state_dir: Path) -> Path:
+    """The folder, in the postgres user's home, that holds the cluster of `state_dir` when the postgres
+    user cannot reach `state_dir`: one per resolved path (so per repository and port)."""
+    resolved = state_dir.resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return Path(_postgres_user().pw_dir) / "stock-pipeline" / f"{resolved.name}-{digest}"
+
+
+def locate_cluster(state_dir: Path) -> Path:
+    """Where the cluster of `state_dir` lives: `state_dir` itself, or, when we are root and the postgres
+    user cannot reach it (a clone in /root or in any mode-700 folder), `outside_dir(state_dir)`.
+    An existing cluster stays where it is, so stop and a later start find the same folder."""
+    if os.geteuid() != 0 or _has_cluster(state_dir):
+        return state_dir
+    outside = outside_dir(state_dir)
+    if _has_cluster(outside) or not _postgres_can_enter(state_dir):
+        return outside
+    return state_dir
+
+
+def _has_cluster(folder: Path) -> bool:
+    return (folder / "data" / "PG_VERSION").exists()
+
+
+def _postgres_can_enter(folder: Path) -> bool:
+    # The nearest folder that exists already: the missing ones are created by us, world-executable.
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(existing)],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return result.returncode == 0
+
+
+def _postgres_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise StackError("no `postgres` system user: run `make setup` (installs Debian's postgresql)") from None
+
+
 class PostgresServer:
-    """A cluster in `state_dir`, serving the database of `database_url`; start/stop are idempotent."""
+    """A cluster for `state_dir`, serving the database of `database_url`; start/stop are idempotent."""
 
     def __init__(self, database_url: str, state_dir: Path):
         self.target = parse_database_url(database_url)
         self.state_dir = state_dir
-        self.data_dir = state_dir / "data"
-        self.socket_dir = state_dir / "run"
-        self.log_file = state_dir / "postgres.log"
+        self._cluster_dir: Path | None = None
 
     @property
     def address(self) -> str:
         return f"{self.target['host']}:{self.target['port']}"
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The folder of the data, socket and log: found on first use (see `locate_cluster`)."""
+        if self._cluster_dir is None:
+            self._cluster_dir = locate_cluster(self.state_dir)
+        return self._cluster_dir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.cluster_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.cluster_dir / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.cluster_dir / "postgres.log"
 
     def is_up(self) -> bool:
         """True when the server port accepts connections."""
@@ -93,6 +153,11 @@ class PostgresServer:
         self._pg_ctl("stop", "-w", "-m", "fast")
         return True
 
+    def remove(self) -> None:
+        """Delete the cluster's folders (the server must be stopped), the one outside `state_dir` too."""
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
     def _run_as_owner(self, args: list[str]) -> subprocess.CompletedProcess:
         # initdb and postgres refuse to run as root: run them as the `postgres` system user.
         if os.geteuid() == 0:
@@ -109,8 +174,11 @@ class PostgresServer:
     def _init_cluster(self) -> None:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            for path in (self.state_dir, self.socket_dir):
+            owner = _postgres_user()
+            folders = [self.cluster_dir, self.socket_dir]
+            if self.cluster_dir != self.state_dir:
+                folders.insert(0, self.cluster_dir.parent)  # stock-pipeline/ in the postgres user's home
+            for path in folders:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
             self._check_reachable_by_postgres()
         if (self.data_dir / "PG_VERSION").exists():
@@ -134,10 +202,10 @@ class PostgresServer:
             raise StackError(f"initdb failed: {result.stdout}{result.stderr}")
 
     def _check_reachable_by_postgres(self) -> None:
-        result = self._run_as_owner(["test", "-w", str(self.state_dir)])
+        result = self._run_as_owner(["test", "-w", str(self.cluster_dir)])
         if result.returncode != 0:
             raise StackError(
-                f"the postgres user cannot reach {self.state_dir}: "
+                f"the postgres user cannot reach {self.cluster_dir}: "
                 "every parent folder must be world-executable (chmod o+x)"
             )
 

@@ -23,11 +23,13 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.2, alive=None):
-    """Poll `condition` until true; fail with `what` after `timeout` or when `alive()` turns false."""
+    """Poll `condition` until it returns something true, and return that; fail with `what` after
+    `timeout` or when `alive()` turns false."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        value = condition()
+        if value:
+            return value
         if alive is not None and not alive():
             raise StackError(f"{what}: the process exited")
         time.sleep(interval)
@@ -87,3 +89,11 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def free_kafka_port(host: str = "127.0.0.1") -> int:
+    """A free port whose next one is free too: a Kafka node's controller listens there."""
+    port = free_port(host)
+    while not is_port_free(port + 1, host):
+        port = free_port(host)
+    return port

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from common.settings import REPO_ROOT
 from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
 from devstack.postgres import PostgresServer
-from devstack.process import free_port, is_port_free
+from devstack.process import free_kafka_port, free_port
 from devstack.schema import apply_schema, grant_read_only
 from common.topics import ensure_topics
 
@@ -44,13 +44,11 @@ def stack():
         apply_schema(found.database_url)
         yield found
         return
-    # Under the repository, not /tmp/pytest-of-root: the postgres user must reach the folder.
+    # Under the repository; when the postgres user cannot reach it (a clone in a private folder),
+    # Postgres keeps its data in that user's home instead (devstack.postgres.locate_cluster).
     state_root = REPO_ROOT / "var" / f"test-stack-{os.getpid()}"
-    kafka_port = free_port()
-    while not is_port_free(kafka_port + 1):  # the controller listens on the next port
-        kafka_port = free_port()
     started = Stack(
-        f"localhost:{kafka_port}",
+        f"localhost:{free_kafka_port()}",
         f"postgresql://stocks_test:test-{uuid.uuid4().hex[:8]}@localhost:{free_port()}/stocks_test",
     )
     broker = KafkaBroker(started.bootstrap_servers, state_root / "kafka", KAFKA_JARS_DIR)
@@ -68,6 +66,7 @@ def stack():
     finally:
         broker.stop()
         postgres.stop()
+        postgres.remove()
         shutil.rmtree(state_root, ignore_errors=True)
 
 

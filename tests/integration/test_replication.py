@@ -1,6 +1,7 @@
 """A 3-node KRaft cluster: topics replicated 3 times with min.insync.replicas=2, and a node killed
 with SIGKILL while the producer and the streaming job run loses nothing."""
 
+import json
 import logging
 import random
 import shutil
@@ -70,16 +71,32 @@ def partition_leaders(bootstrap_servers: str, topic: str) -> dict[int, int]:
     return {p["partition_index"]: p["leader_id"] for p in partitions(bootstrap_servers, topic)}
 
 
+def described_topic(bootstrap_servers: str, topic: str) -> tuple[list[dict], dict] | None:
+    """(partitions, min.insync.replicas entry whatever its source) of the topic as the brokers asked
+    describe it; None while one of those has not applied the topic's creation yet: a KRaft broker
+    learns of it from the controller a moment later, and kafka-python turns its
+    UNKNOWN_TOPIC_OR_PARTITION answer to describe_configs into no settings at all."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        [described] = admin.describe_topics([topic])
+        configs = admin.describe_configs(
+            [ConfigResource("TOPIC", topic, ["min.insync.replicas"])], config_filter="all"
+        )
+    finally:
+        admin.close()
+    min_insync = configs["topic"][topic].get("min.insync.replicas")
+    if described["error_code"] != 0 or min_insync is None:
+        return None
+    return described["partitions"], min_insync
+
+
 def test_topics_are_replicated_three_times_with_two_in_sync(cluster):
     topic = f"test-replicated-{uuid.uuid4().hex[:8]}"
     ensure_topics(cluster.bootstrap_servers, [topic])
-    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers)
-    try:
-        configs = admin.describe_configs([ConfigResource("TOPIC", topic, ["min.insync.replicas"])])
-    finally:
-        admin.close()
-    assert [sorted(p["replica_nodes"]) for p in partitions(cluster.bootstrap_servers, topic)] == [[1, 2, 3]] * 3
-    min_insync = configs["topic"][topic]["min.insync.replicas"]
+    topic_partitions, min_insync = wait_until(
+        lambda: described_topic(cluster.bootstrap_servers, topic), 30, f"the brokers describing {topic}"
+    )
+    assert [sorted(p["replica_nodes"]) for p in topic_partitions] == [[1, 2, 3]] * 3
     # The topic's own setting, not the brokers' default (which is 2 as well on this cluster).
     assert (min_insync["value"], min_insync["config_source"]) == ("2", "DYNAMIC_TOPIC_CONFIG")
 
@@ -103,7 +120,9 @@ def kill_nodes_while_running(cluster, stack, db, pipeline_env, tmp_path, kills: 
     env = pipeline_env(topic, KAFKA_BOOTSTRAP_SERVERS=servers)
     job_log, producer_log = tmp_path / "streaming.log", tmp_path / "producer.log"
     job = start("streaming", STREAMING_ARGS, env, job_log)
-    producer = start("producer", ["--source", "synthetic", "--rate", "100", "--interval", "0.5"], env, producer_log)
+    recording = tmp_path / "queued.jsonl"
+    producer = start("producer", ["--source", "synthetic", "--rate", "100", "--interval", "0.5",
+                                  "--record", str(recording)], env, producer_log)
     victims = []
     try:
         wait_until(lambda: "aggregates-1m batch 1:" in job_log.read_text(), 240, "two batches",
@@ -130,6 +149,12 @@ def kill_nodes_while_running(cluster, stack, db, pipeline_env, tmp_path, kills: 
     counts = ledger(servers, stack.database_url, topic, job_log.read_text())
     report(f"Kafka node(s) {victims} of 3 killed with SIGKILL", counts)
     messages, _ = published_messages(servers, topic)
+    # Against what the producer queued, not what it says it delivered: a message lost before
+    # delivery would be missing from both of those.
+    queued = {json.loads(line)["id"] for line in recording.read_text().splitlines()}
+    in_topic = {m["id"] for m in messages}
+    assert sorted(queued - in_topic) == []
+    assert in_topic == queued
     assert producer_totals(producer_log.read_text()) == (len(messages), 0)
     assert counts.balanced and counts.rejected == 2
     assert_rows_match(table_rows(db), reference_aggregates(messages, [60, 300]))
