@@ -74,7 +74,7 @@ def test_no_process_ever_shows_the_api_key(stack, db, topic_factory, pipeline_en
                          WEB_DATABASE_URL="")
     outputs.append(serve_webapp(dead_database, PAGES))  # the 503 answers and their log lines
     outputs.append(repr(build_settings({**DEFAULTS, "FINNHUB_API_KEY": TOKEN})))
-    assert "aggregates-1m batch" in outputs[1] and "503" in outputs[-2]  # they really ran and answered
+    assert "aggregates batch" in outputs[1] and "503" in outputs[-2]  # they really ran and answered
     for output in outputs:
         assert TOKEN not in output
     with db.cursor() as cursor:  # nor does anything the pipeline stored

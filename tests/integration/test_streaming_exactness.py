@@ -78,7 +78,7 @@ def test_events_later_than_the_watermark_are_dropped_and_counted(stack, db, topi
     ])
     result = run_module("streaming", "--available-now", "--watermark", "2 minutes",
                         "--max-offsets-per-trigger", "1", env=pipeline_env(topic))
-    dropped = [int(n) for n in re.findall(r"aggregates-1m batch \d+: .*, (\d+) dropped as late", result.stderr)]
+    dropped = [int(n) for n in re.findall(r"aggregates batch \d+: .*, (\d+) dropped as late", result.stderr)]
     assert sum(dropped) == 1 and dropped.count(1) == 1, result.stderr
     minutes = {(key[1].minute, (key[2] - key[1]).seconds // 60): row["event_count"]
                for key, row in table_rows(db).items()}

@@ -24,7 +24,7 @@ def test_a_stop_signal_lets_the_batch_finish_and_exits_zero(stack, db, topic_fac
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: "aggregates-1m batch 0" in log_file.read_text(), 120, "the first batch",
+            wait_until(lambda: "aggregates batch 0" in log_file.read_text(), 120, "the first batch",
                        alive=lambda: job.poll() is None)
             job.send_signal(signum)
             assert job.wait(timeout=120) == 0, log_file.read_text()
