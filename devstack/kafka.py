@@ -93,7 +93,12 @@ def log4j_properties(log_file: Path) -> str:
 
 def new_cluster_id() -> str:
     """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # One in 64 starts with '-', which kafka-storage's command line takes for an option (Kafka's own
+        # Uuid.randomUuid draws again in that case too).
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaBroker:

@@ -1,9 +1,10 @@
 """The local Kafka's node layout and the topics' replication, as pure functions."""
 
+import re
 from pathlib import Path
 
 from common.topics import replication_for
-from devstack.kafka import broker_properties, node_ports
+from devstack.kafka import broker_properties, new_cluster_id, node_ports
 
 
 def test_replication_follows_the_cluster_up_to_three_copies_two_in_sync():
@@ -31,3 +32,9 @@ def test_a_single_node_keeps_one_copy():
     properties = broker_properties("localhost", 9092, 1, 1, Path("/data"))
     assert "controller.quorum.voters=1@localhost:9093" in properties
     assert "offsets.topic.replication.factor=1" in properties and "min.insync.replicas=1" in properties
+
+
+def test_cluster_ids_never_start_with_a_dash_which_kafka_storage_takes_for_an_option():
+    ids = [new_cluster_id() for _ in range(2000)]  # about 31 of them would start with '-' otherwise
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", i) for i in ids)
