@@ -37,6 +37,11 @@ CREATE_REJECTS_STAGING = (
 
 _STATE_COLUMNS = PARTIAL_COLUMNS[3:]
 _KEY = ("symbol", "window_start", "window_end")
+# A window already in the table takes the new value: the current value of a window replaces the old.
+REPLACE_EXISTING_WINDOW = f"""
+ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
+{", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)}, updated_at = now()
+"""
 # Fold each partial into its window's state (a new window takes the partial as it is), then write the
 # windows' values from their state. Open and close: the earliest and latest (time, id), ids compared
 # byte by byte as Spark and the reference compare them; the sample variance's sum of squared
@@ -77,9 +82,7 @@ SELECT symbol, window_start, window_end, open_price, high_price, low_price, clos
        CASE WHEN volume <> 0 THEN price_volume_sum / volume END,
        {_epoch_ms("open_ms")}, {_epoch_ms("close_ms")}, now()
 FROM merged
-ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
-{", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)}, updated_at = now()
-"""
+{REPLACE_EXISTING_WINDOW}"""
 # A window that ended before the watermark takes no more events: its row is final, its state not needed.
 DELETE_CLOSED_STATE = f"""
 DELETE FROM stock_window_state WHERE query_id = %s AND window_end <= {_epoch_ms("%s")}
