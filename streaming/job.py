@@ -81,6 +81,7 @@ class BatchLogger(StreamingQueryListener):
     def onQueryProgress(self, event):
         progress = event.progress
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
+        state_rows = sum(op.numRowsTotal for op in progress.stateOperators)
         latest = progress.eventTime.get("max")
         lag = ""
         if latest:
@@ -89,7 +90,7 @@ class BatchLogger(StreamingQueryListener):
         if progress.eventTime.get("watermark"):
             lag += f", watermark {progress.eventTime['watermark'][:19]}"
         log.info(
-            "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late%s",
+            "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late, %d ids in state%s",
             progress.name,
             progress.batchId,
             progress.numInputRows,
@@ -97,6 +98,7 @@ class BatchLogger(StreamingQueryListener):
             progress.batchDuration,
             self._rows_written.pop((progress.name, progress.batchId), 0),
             dropped,
+            state_rows,
             lag,
         )
 
