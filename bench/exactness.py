@@ -29,6 +29,6 @@ def empty_tables(database_url: str) -> None:
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE stock_aggregates, rejected_events, streaming_batches")
+            cursor.execute("TRUNCATE stock_aggregates, stock_window_state, rejected_events, streaming_batches")
     finally:
         connection.close()

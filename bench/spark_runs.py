@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.stack import BenchStack, Watched
 from devstack.process import wait_until
+from streaming.job import QUERY_NAME
 
 DURATION_KEYS = ("latestOffset", "queryPlanning", "getBatch", "addBatch", "walCommit", "commitOffsets")
 
@@ -28,8 +29,8 @@ def read_progress(path: Path) -> list[dict]:
 
 
 def aggregation_batches(progress: list[dict]) -> list[dict]:
-    """The progress of the aggregation queries' batches that read rows."""
-    return [p for p in progress if p["name"].startswith("aggregates-") and p["numInputRows"] > 0]
+    """The progress of the job's batches that read rows."""
+    return [p for p in progress if p["name"] == QUERY_NAME and p["numInputRows"] > 0]
 
 
 def time_breakdown(progress: list[dict]) -> dict:
@@ -47,10 +48,10 @@ def time_breakdown(progress: list[dict]) -> dict:
 
 
 def state_size(progress: list[dict]) -> dict:
-    """Rows and bytes in the state stores after the last batch of each aggregation query."""
+    """Rows and bytes in the state stores after the job's last batch."""
     last: dict = {}
     for p in progress:
-        if p["name"].startswith("aggregates-") and p.get("stateOperators"):
+        if p["name"] == QUERY_NAME and p.get("stateOperators"):
             last[p["name"]] = p["stateOperators"]
     rows = sum(op["numRowsTotal"] for ops in last.values() for op in ops)
     memory = sum(op["memoryUsedBytes"] for ops in last.values() for op in ops)
@@ -59,7 +60,7 @@ def state_size(progress: list[dict]) -> dict:
             "last_batch_dropped_late": dropped}
 
 
-def wait_started(job: Watched, queries: int = 3, timeout: float = 180) -> None:
-    """Wait until the job logged that all its queries started."""
-    wait_until(lambda: job.output().count(" started") >= queries, timeout, f"streaming job ({job.log_path})",
+def wait_started(job: Watched, timeout: float = 180) -> None:
+    """Wait until the job logged that its query started."""
+    wait_until(lambda: f"query {QUERY_NAME} started" in job.output(), timeout, f"streaming job ({job.log_path})",
                alive=lambda: job.process.poll() is None)

@@ -15,7 +15,7 @@ from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
 from common.signals import StopSignals
 from common.topics import ensure_topics
-from streaming.job import JobOptions, parse_duration, start_queries
+from streaming.job import JobOptions, parse_duration, start_query
 from streaming.session import build_spark_session
 
 log = logging.getLogger("streaming")
@@ -127,21 +127,18 @@ def main(argv=None) -> int:
         options.watermark,
         "until caught up" if options.available_now else f"trigger every {options.trigger}",
     )
-    queries = start_queries(spark, settings, options)
+    query = start_query(spark, settings, options)
     try:
-        while not stop.is_set() and any(q.isActive for q in queries):
+        while not stop.is_set() and query.isActive and query.exception() is None:
             stop.wait(0.5)
-            if any(q.exception() is not None for q in queries):
-                break
     finally:
-        for query in queries:
-            stop_after_batch(query)
-    failed = [q for q in queries if q.exception() is not None]
-    for query in failed:
-        log.error("query %s failed: %s", query.name, str(query.exception()).splitlines()[0])
+        stop_after_batch(query)
+    failure = query.exception()
+    if failure is not None:
+        log.error("query %s failed: %s", query.name, str(failure).splitlines()[0])
     spark.stop()
-    log.info("stopped" if not failed else "stopped after a failure")
-    return 1 if failed else 0
+    log.info("stopped" if failure is None else "stopped after a failure")
+    return 1 if failure is not None else 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Event-time tumbling-window aggregates of valid events, in the columns of stock_aggregates."""
+"""One pass over the records: de-duplication (the job's only Spark state), then each micro-batch's partial
+aggregates of every window size, which the sink folds into the windows in Postgres."""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from streaming.parsing import stored_raw_value
 
 AGGREGATE_COLUMNS = (
     "symbol",
@@ -21,42 +24,95 @@ AGGREGATE_COLUMNS = (
     "first_event_at",
     "last_event_at",
 )
+# What a window needs to merge exactly with another part of itself (stock_window_state).
+PARTIAL_COLUMNS = (
+    "symbol",
+    "window_start_ms",
+    "window_end_ms",
+    "open_ms",
+    "open_id",
+    "open_price",
+    "close_ms",
+    "close_id",
+    "close_price",
+    "high_price",
+    "low_price",
+    "event_count",
+    "price_sum",
+    "price_m2",
+    "volume",
+    "price_volume_sum",
+)
+REJECT_COLUMNS = ("topic", "partition", "kafka_offset", "raw_value", "reason")
+# An event is known by its id; a reject, which may have none, by its place in the topic.
+DEDUPLICATION_KEY = ["id", "partition", "kafka_offset"]
 
 
-def deduplicate_events(events: DataFrame, watermark: str) -> DataFrame:
-    """Drop repeated ids (a re-polled quote, a resent message) within the watermark."""
-    watermarked = events.withWatermark("event_ts", watermark)
-    if events.isStreaming:
-        return watermarked.dropDuplicatesWithinWatermark(["id"])
-    return watermarked.dropDuplicates(["id"])  # a static frame has no late data and no state to bound
+def keyed_records(parsed: DataFrame) -> DataFrame:
+    """Valid events and rejects in one frame: an event keeps its fields, a reject its place and reason."""
+    is_event = F.col("reason").isNull()
+
+    def event(name: str):
+        return F.when(is_event, F.col(name)).alias(name)
+
+    def reject(column, name: str):
+        return F.when(~is_event, column).alias(name)
+
+    return parsed.select(
+        *[event(name) for name in ("id", "symbol", "price", "volume", "event_time")],
+        # A reject has no event time: it moves no watermark, is never late, and its key expires at once.
+        F.when(is_event, F.timestamp_millis("event_time")).alias("event_ts"),
+        reject(F.col("topic"), "topic"),
+        reject(F.col("partition"), "partition"),
+        reject(F.col("offset"), "kafka_offset"),
+        reject(stored_raw_value(F.col("raw_value")), "raw_value"),
+        "reason",
+    )
 
 
-def aggregate_windows(events: DataFrame, window_duration: str) -> DataFrame:
-    """OHLC, mean, sample stddev, count, volume, VWAP and first/last time per symbol and window."""
-    # Earliest/latest by event time; equal times are ordered by id so open/close are deterministic.
-    order = F.struct("event_time", "id")
-    with_volume = F.col("volume").isNotNull()
+def deduplicate(records: DataFrame, watermark: str) -> DataFrame:
+    """Drop repeated ids (a re-polled quote, a resent message) within the watermark; every reject stays."""
+    if records.isStreaming:
+        return records.withWatermark("event_ts", watermark).dropDuplicatesWithinWatermark(DEDUPLICATION_KEY)
+    return records.dropDuplicates(DEDUPLICATION_KEY)  # a static frame has no late data and no state to bound
+
+
+def window_partials(batch: DataFrame, window_seconds: list[int]) -> DataFrame:
+    """One row per symbol and window of every size with the batch's part of that window, and one per reject."""
+    is_event = F.col("reason").isNull()
+    sizes = F.when(is_event, F.array(*[F.lit(s) for s in window_seconds])).otherwise(F.array(F.lit(0)))
+    size_ms = F.col("window_seconds").cast("long") * 1000
+    window_start = F.when(is_event, F.col("event_time") - F.pmod(F.col("event_time"), size_ms))
+    # Earliest/latest by event time, equal times ordered by id, so open and close are deterministic.
+    first, last = F.min(F.struct("event_time", "id", "price")), F.max(F.struct("event_time", "id", "price"))
+    count = F.count(F.lit(1))
     return (
-        events.groupBy("symbol", F.window("event_ts", window_duration).alias("window"))
+        batch.withColumn("window_seconds", F.explode(sizes))
+        .groupBy("symbol", window_start.alias("window_start_ms"), size_ms.alias("size_ms"), *REJECT_COLUMNS[:3])
         .agg(
-            F.min_by("price", order).alias("open_price"),
+            first.alias("first"),
+            last.alias("last"),
             F.max("price").alias("high_price"),
             F.min("price").alias("low_price"),
-            F.max_by("price", order).alias("close_price"),
-            F.avg("price").alias("avg_price"),
-            F.stddev_samp("price").alias("price_stddev"),
-            F.count(F.lit(1)).alias("event_count"),
+            count.alias("event_count"),
+            F.sum("price").alias("price_sum"),
+            (F.var_pop("price") * count).alias("price_m2"),
             F.sum("volume").alias("volume"),
-            F.try_divide(
-                F.sum(F.when(with_volume, F.col("price") * F.col("volume"))), F.sum("volume")
-            ).alias("vwap"),
-            F.min("event_ts").alias("first_event_at"),
-            F.max("event_ts").alias("last_event_at"),
+            F.sum(F.col("price") * F.col("volume")).alias("price_volume_sum"),
+            F.first("raw_value", ignorenulls=True).alias("raw_value"),
+            F.first("reason", ignorenulls=True).alias("reason"),
         )
         .select(
             "symbol",
-            F.col("window.start").alias("window_start"),
-            F.col("window.end").alias("window_end"),
-            *AGGREGATE_COLUMNS[3:],
+            "window_start_ms",
+            (F.col("window_start_ms") + F.col("size_ms")).alias("window_end_ms"),
+            F.col("first.event_time").alias("open_ms"),
+            F.col("first.id").alias("open_id"),
+            F.col("first.price").alias("open_price"),
+            F.col("last.event_time").alias("close_ms"),
+            F.col("last.id").alias("close_id"),
+            F.col("last.price").alias("close_price"),
+            *PARTIAL_COLUMNS[9:],
+            *REJECT_COLUMNS,
         )
     )

@@ -1,4 +1,4 @@
-"""Extract (Kafka) -> transform (parse, dedupe, window) -> load (Postgres): the streaming queries."""
+"""Extract (Kafka) -> transform (parse, dedupe, window partials) -> load (Postgres): the streaming query."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from common.settings import Settings
-from streaming.aggregation import aggregate_windows, deduplicate_events
-from streaming.parsing import parse_records, rejected_records, valid_events
-from streaming.sink import Batch, PostgresSink, SinkError
+from streaming.aggregation import PARTIAL_COLUMNS, REJECT_COLUMNS, deduplicate, keyed_records, window_partials
+from streaming.parsing import parse_records
+from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
 
 log = logging.getLogger(__name__)
 
 DURATION = re.compile(r"^\s*(\d+)\s+(second|minute|hour|day)s?\s*$")
-UNIT_LABELS = {"second": "s", "minute": "m", "hour": "h", "day": "d"}
+UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+QUERY_NAME = "aggregates"  # also the name of its checkpoint folder, under CHECKPOINT_DIR/<topic>/
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,10 @@ def parse_duration(text: str, allow_zero: bool = False) -> str:
     return f"{count} {unit}" + ("s" if count != 1 else "")
 
 
-def duration_label(duration: str) -> str:
-    """'5 minutes' -> '5m', the short form used in query and checkpoint names."""
+def duration_seconds(duration: str) -> int:
+    """'5 minutes' -> 300."""
     count, unit = DURATION.match(duration).groups()
-    return f"{count}{UNIT_LABELS[unit]}"
+    return int(count) * UNIT_SECONDS[unit]
 
 
 def read_topic(spark: SparkSession, settings: Settings, options: JobOptions) -> DataFrame:
@@ -80,6 +81,7 @@ class BatchLogger(StreamingQueryListener):
     def onQueryProgress(self, event):
         progress = event.progress
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
+        state_rows = sum(op.numRowsTotal for op in progress.stateOperators)
         latest = progress.eventTime.get("max")
         lag = ""
         if latest:
@@ -88,7 +90,7 @@ class BatchLogger(StreamingQueryListener):
         if progress.eventTime.get("watermark"):
             lag += f", watermark {progress.eventTime['watermark'][:19]}"
         log.info(
-            "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late%s",
+            "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late, %d ids in state%s",
             progress.name,
             progress.batchId,
             progress.numInputRows,
@@ -96,6 +98,7 @@ class BatchLogger(StreamingQueryListener):
             progress.batchDuration,
             self._rows_written.pop((progress.name, progress.batchId), 0),
             dropped,
+            state_rows,
             lag,
         )
 
@@ -106,46 +109,56 @@ class BatchLogger(StreamingQueryListener):
         pass  # main() reports failed queries by name; this event carries only the id
 
 
-def start_queries(spark: SparkSession, settings: Settings, options: JobOptions) -> list[StreamingQuery]:
-    """Start the rejects query and one aggregation query per window size."""
-    # Spark allows one streaming aggregation per query in update mode, so each window size
-    # is its own query, with its own checkpoint, reading the same topic.
+def old_layout_checkpoints(checkpoint_root: Path) -> list[Path]:
+    """Checkpoints of the job's earlier layout (one query per window size, one for rejects), if any."""
+    return sorted(p for p in checkpoint_root.glob("*") if p.name == "rejects" or p.name.startswith("aggregates-"))
+
+
+def start_query(spark: SparkSession, settings: Settings, options: JobOptions) -> StreamingQuery:
+    """Start the job's one query: read and parse each record once, de-duplicate, write every window size."""
     rows_written: dict = {}
     spark.streams.addListener(BatchLogger(rows_written))
     checkpoint_root = settings.checkpoint_dir / settings.kafka_topic
-    parsed = parse_records(read_topic(spark, settings, options))
-
-    def start(frame: DataFrame, name: str, mode: str, write) -> StreamingQuery:
-        sink = PostgresSink(settings.database_url)
-        checkpoint = checkpoint_root / name
-        query_ids: list[str] = []  # read from the checkpoint once, at the first batch
-
-        def write_batch(batch: DataFrame, batch_id: int) -> None:
-            if not query_ids:
-                query_ids.append(checkpoint_query_id(checkpoint))
-            try:
-                rows_written[(name, batch_id)] = write(sink, Batch(query_ids[0], name, batch_id), batch)
-            except SinkError as exc:
-                log.error("%s batch %d could not be written: %s", name, batch_id, exc)
-                raise
-
-        writer = (
-            frame.writeStream.queryName(name)
-            .outputMode(mode)
-            .option("checkpointLocation", str(checkpoint))
-            .foreachBatch(write_batch)
+    checkpoint = checkpoint_root / QUERY_NAME
+    old = old_layout_checkpoints(checkpoint_root)
+    if old and not checkpoint.exists():
+        log.warning(
+            "%s holds checkpoints of the earlier one-query-per-window layout (%s), which this job does not read: "
+            "it starts its own checkpoint in %s from the topic's earliest offset, and recomputes the windows the "
+            "topic still holds; the old folders can be deleted",
+            checkpoint_root, ", ".join(p.name for p in old), checkpoint,
         )
-        if options.available_now:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=options.trigger)
-        return writer.start()
+    window_seconds = [duration_seconds(w) for w in options.windows]
+    watermark_ms = duration_seconds(options.watermark) * 1000
+    sink = PostgresSink(settings.database_url)
+    query_ids: list[str] = []  # read from the checkpoint once, at the first batch
 
-    queries = [start(rejected_records(parsed), "rejects", "append", PostgresSink.insert_rejects)]
-    events = valid_events(parsed)
-    for window in options.windows:
-        aggregates = aggregate_windows(deduplicate_events(events, options.watermark), window)
-        queries.append(
-            start(aggregates, f"aggregates-{duration_label(window)}", "update", PostgresSink.upsert_aggregates)
-        )
-    return queries
+    def write_batch(batch: DataFrame, batch_id: int) -> None:
+        if not query_ids:
+            query_ids.append(checkpoint_query_id(checkpoint))
+        rows = window_partials(batch, window_seconds).collect()  # one action: the batch is read once
+        partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
+        rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
+        # Spark's next watermark is at least the batch's newest event time less the delay.
+        newest = max((r["close_ms"] for r in rows if r["reason"] is None), default=None)
+        closed_before = None if newest is None else newest - watermark_ms
+        try:
+            rows_written[(QUERY_NAME, batch_id)] = sink.write(
+                Batch(query_ids[0], QUERY_NAME, batch_id), BatchRows(partials, rejects, closed_before)
+            )
+        except SinkError as exc:
+            log.error("%s batch %d could not be written: %s", QUERY_NAME, batch_id, exc)
+            raise
+
+    records = deduplicate(keyed_records(parse_records(read_topic(spark, settings, options))), options.watermark)
+    writer = (
+        records.writeStream.queryName(QUERY_NAME)
+        .outputMode("append")
+        .option("checkpointLocation", str(checkpoint))
+        .foreachBatch(write_batch)
+    )
+    if options.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=options.trigger)
+    return writer.start()

@@ -110,13 +110,17 @@ def valid_events(parsed: DataFrame) -> DataFrame:
     )
 
 
+def stored_raw_value(raw: Column) -> Column:
+    """A rejected value as rejected_events keeps it: cut to RAW_VALUE_LIMIT, NUL replaced (text cannot hold it)."""
+    return F.regexp_replace(F.substring(raw, 1, RAW_VALUE_LIMIT), "\\x00", "\ufffd")
+
+
 def rejected_records(parsed: DataFrame) -> DataFrame:
     """The records that are not, in the shape of the rejected_events table."""
     return parsed.where(F.col("reason").isNotNull()).select(
         "topic",
         "partition",
         F.col("offset").alias("kafka_offset"),
-        # Postgres text cannot hold NUL characters.
-        F.regexp_replace(F.substring("raw_value", 1, RAW_VALUE_LIMIT), "\\x00", "\ufffd").alias("raw_value"),
+        stored_raw_value(F.col("raw_value")).alias("raw_value"),
         "reason",
     )

@@ -1,4 +1,5 @@
-"""Writing micro-batches to Postgres: COPY into a temporary table, then one upsert, in one transaction."""
+"""Writing micro-batches to Postgres: each batch's partial aggregates are folded into its windows, and its
+rejects recorded, in one transaction recorded in the batch ledger (streaming_batches)."""
 
 from __future__ import annotations
 
@@ -9,47 +10,83 @@ import time
 from dataclasses import dataclass
 
 import psycopg2
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from common.settings import libpq_url
-from streaming.aggregation import AGGREGATE_COLUMNS
+from streaming.aggregation import AGGREGATE_COLUMNS, PARTIAL_COLUMNS, REJECT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-TIMESTAMP_COLUMNS = ("window_start", "window_end", "first_event_at", "last_event_at")
-REJECT_COLUMNS = ("topic", "partition", "kafka_offset", "raw_value", "reason")
+
+def _epoch_ms(column: str) -> str:
+    return f"timestamptz 'epoch' + {column} * interval '1 millisecond'"
 
 
-def _staging_column(name: str) -> str:
-    if name in TIMESTAMP_COLUMNS:
-        return f"{name}_ms bigint"
-    return f"{name} " + {"symbol": "text", "event_count": "bigint"}.get(name, "double precision")
-
-
-# Timestamps travel as epoch milliseconds, so no time zone is involved on the way.
-_AGGREGATE_VALUES = ", ".join(
-    f"timestamptz 'epoch' + {c}_ms * interval '1 millisecond'" if c in TIMESTAMP_COLUMNS else c
-    for c in AGGREGATE_COLUMNS
-)
-_KEY = ("symbol", "window_start", "window_end")
-# A window already in the table takes the new value: the current value of a window replaces the old.
-REPLACE_EXISTING_WINDOW = f"""
-ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
-{", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)}, updated_at = now()
-"""
-UPSERT_AGGREGATES = f"""
-INSERT INTO stock_aggregates ({", ".join(AGGREGATE_COLUMNS)}, updated_at)
-SELECT {_AGGREGATE_VALUES}, now() FROM aggregates_batch{REPLACE_EXISTING_WINDOW}"""
-CREATE_AGGREGATES_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS aggregates_batch ("
-    + ", ".join(_staging_column(c) for c in AGGREGATE_COLUMNS)
+_STAGING_TYPES = {"symbol": "text", "open_id": "text", "close_id": "text", "event_count": "bigint"}
+CREATE_PARTIALS_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS partials_batch ("
+    + ", ".join(
+        f"{c} " + ("bigint" if c.endswith("_ms") else _STAGING_TYPES.get(c, "double precision"))
+        for c in PARTIAL_COLUMNS
+    )
     + ") ON COMMIT DELETE ROWS"
 )
 CREATE_REJECTS_STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS rejects_batch (topic text, partition integer, "
     "kafka_offset bigint, raw_value text, reason text) ON COMMIT DELETE ROWS"
 )
+
+_STATE_COLUMNS = PARTIAL_COLUMNS[3:]
+_KEY = ("symbol", "window_start", "window_end")
+# A window already in the table takes the new value: the current value of a window replaces the old.
+REPLACE_EXISTING_WINDOW = f"""
+ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
+{", ".join(f"{c} = EXCLUDED.{c}" for c in AGGREGATE_COLUMNS if c not in _KEY)}, updated_at = now()
+"""
+# Fold each partial into its window's state (a new window takes the partial as it is), then write the
+# windows' values from their state. Open and close: the earliest and latest (time, id), ids compared
+# byte by byte as Spark and the reference compare them; the sample variance's sum of squared
+# deviations merges with the two means (Chan et al.), which keeps its digits when prices are close.
+MERGE_PARTIALS = f"""
+WITH merged AS (
+    INSERT INTO stock_window_state AS s (query_id, {", ".join(_KEY)}, {", ".join(_STATE_COLUMNS)})
+    SELECT %(query_id)s, symbol, {_epoch_ms("window_start_ms")}, {_epoch_ms("window_end_ms")},
+           {", ".join(_STATE_COLUMNS)}
+    FROM partials_batch
+    ON CONFLICT (query_id, {", ".join(_KEY)}) DO UPDATE SET
+        (open_ms, open_id, open_price) = (
+            SELECT * FROM (VALUES (s.open_ms, s.open_id, s.open_price),
+                                  (EXCLUDED.open_ms, EXCLUDED.open_id, EXCLUDED.open_price)) o (ms, id, price)
+            ORDER BY o.ms, o.id COLLATE "C" LIMIT 1),
+        (close_ms, close_id, close_price) = (
+            SELECT * FROM (VALUES (s.close_ms, s.close_id, s.close_price),
+                                  (EXCLUDED.close_ms, EXCLUDED.close_id, EXCLUDED.close_price)) c (ms, id, price)
+            ORDER BY c.ms DESC, c.id COLLATE "C" DESC LIMIT 1),
+        high_price = greatest(s.high_price, EXCLUDED.high_price),
+        low_price = least(s.low_price, EXCLUDED.low_price),
+        event_count = s.event_count + EXCLUDED.event_count,
+        price_sum = s.price_sum + EXCLUDED.price_sum,
+        price_m2 = s.price_m2 + EXCLUDED.price_m2
+            + (EXCLUDED.price_sum / EXCLUDED.event_count - s.price_sum / s.event_count) ^ 2
+              * s.event_count::double precision * EXCLUDED.event_count / (s.event_count + EXCLUDED.event_count),
+        volume = CASE WHEN s.volume IS NOT NULL OR EXCLUDED.volume IS NOT NULL
+                      THEN coalesce(s.volume, 0) + coalesce(EXCLUDED.volume, 0) END,
+        price_volume_sum = CASE WHEN s.price_volume_sum IS NOT NULL OR EXCLUDED.price_volume_sum IS NOT NULL
+                                THEN coalesce(s.price_volume_sum, 0) + coalesce(EXCLUDED.price_volume_sum, 0) END
+    RETURNING s.*
+)
+INSERT INTO stock_aggregates ({", ".join(AGGREGATE_COLUMNS)}, updated_at)
+SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price,
+       price_sum / event_count,
+       CASE WHEN event_count > 1 THEN sqrt(greatest(price_m2, 0) / (event_count - 1)) END,
+       event_count, volume,
+       CASE WHEN volume <> 0 THEN price_volume_sum / volume END,
+       {_epoch_ms("open_ms")}, {_epoch_ms("close_ms")}, now()
+FROM merged
+{REPLACE_EXISTING_WINDOW}"""
+# A window that ended before the watermark takes no more events: its row is final, its state not needed.
+DELETE_CLOSED_STATE = f"""
+DELETE FROM stock_window_state WHERE query_id = %s AND window_end <= {_epoch_ms("%s")}
+"""
 INSERT_REJECTS = f"""
 INSERT INTO rejected_events ({", ".join(REJECT_COLUMNS)})
 SELECT {", ".join(REJECT_COLUMNS)} FROM rejects_batch
@@ -96,6 +133,15 @@ class Batch:
     batch_id: int
 
 
+@dataclass(frozen=True)
+class BatchRows:
+    """What one micro-batch writes: partial aggregates (PARTIAL_COLUMNS) and rejects (REJECT_COLUMNS)."""
+
+    partials: list
+    rejects: list
+    closed_before_ms: int | None = None  # windows ending by then are closed: their state is deleted
+
+
 class PostgresSink:
     """Writes micro-batches, each in one transaction recorded in streaming_batches."""
 
@@ -108,20 +154,19 @@ class PostgresSink:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg2.connect(self._dsn, application_name="stock-streaming", connect_timeout=5)
             with self._connection, self._connection.cursor() as cursor:
-                cursor.execute(CREATE_AGGREGATES_STAGING)
+                cursor.execute(CREATE_PARTIALS_STAGING)
                 cursor.execute(CREATE_REJECTS_STAGING)
         return self._connection
 
-    def write(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
-        """COPY `rows` into `staging` and run `statement`, once per batch, retrying transient errors.
-        An empty batch (most of the rejects query's, and watermark-only ones) needs no transaction:
-        replaying it changes nothing."""
-        if not rows:
+    def write(self, batch: Batch, rows: BatchRows) -> int:
+        """Write one batch once, retrying transient errors; the rows written (windows and rejects).
+        An empty batch (watermark-only ones) needs no transaction: replaying it changes nothing."""
+        if not (rows.partials or rows.rejects):
             return 0
         tries = len(RETRY_DELAYS) + 1
         for attempt in range(1, tries + 1):
             try:
-                return self._write_once(batch, staging, columns, rows, statement)
+                return self._write_once(batch, rows)
             except TRANSIENT_ERRORS as exc:
                 self.close()
                 if attempt == tries:
@@ -134,7 +179,7 @@ class PostgresSink:
                 self.close()
                 raise SinkError(f"Postgres refused the batch: {_first_line(exc)}") from None
 
-    def _write_once(self, batch: Batch, staging: str, columns, rows, statement: str) -> int:
+    def _write_once(self, batch: Batch, rows: BatchRows) -> int:
         connection = self._connect()
         with connection, connection.cursor() as cursor:
             cursor.execute(RECORD_BATCH, (batch.query_id, batch.query_name, batch.batch_id))
@@ -142,26 +187,25 @@ class PostgresSink:
                 log.info("%s batch %d was written before (a replay after a restart); skipped",
                          batch.query_name, batch.batch_id)
                 return 0
-            cursor.copy_expert(
-                f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", rows_as_csv(rows)
-            )
-            cursor.execute(statement)
-            written = cursor.rowcount
+            written = 0
+            if rows.partials:
+                cursor.copy_expert(
+                    f"COPY partials_batch ({', '.join(PARTIAL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+                    rows_as_csv(rows.partials),
+                )
+                cursor.execute(MERGE_PARTIALS, {"query_id": batch.query_id})
+                written += cursor.rowcount
+            if rows.rejects:
+                cursor.copy_expert(
+                    f"COPY rejects_batch ({', '.join(REJECT_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+                    rows_as_csv(rows.rejects),
+                )
+                cursor.execute(INSERT_REJECTS)
+                written += cursor.rowcount
+            if rows.closed_before_ms is not None:
+                cursor.execute(DELETE_CLOSED_STATE, (batch.query_id, rows.closed_before_ms))
             cursor.execute(COUNT_BATCH_ROWS, (written, batch.query_id, batch.batch_id))
             return written
-
-    def upsert_aggregates(self, batch: Batch, frame: DataFrame) -> int:
-        """Upsert the current value of every window in the batch."""
-        columns = [f"{c}_ms" if c in TIMESTAMP_COLUMNS else c for c in AGGREGATE_COLUMNS]
-        rows = frame.select(
-            *[F.unix_millis(c).alias(f"{c}_ms") if c in TIMESTAMP_COLUMNS else c for c in AGGREGATE_COLUMNS]
-        ).collect()
-        return self.write(batch, "aggregates_batch", columns, rows, UPSERT_AGGREGATES)
-
-    def insert_rejects(self, batch: Batch, frame: DataFrame) -> int:
-        """Record rejected Kafka records once each."""
-        rows = frame.select(*REJECT_COLUMNS).collect()
-        return self.write(batch, "rejects_batch", REJECT_COLUMNS, rows, INSERT_REJECTS)
 
     def close(self) -> None:
         """Close the connection."""

@@ -88,7 +88,7 @@ def db(stack):
     connection = psycopg2.connect(stack.database_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE stock_aggregates, rejected_events, streaming_batches")
+        cursor.execute("TRUNCATE stock_aggregates, stock_window_state, rejected_events, streaming_batches")
     yield connection
     connection.close()
 

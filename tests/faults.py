@@ -23,7 +23,7 @@ from tests.helpers import read_topic
 log = logging.getLogger("faults")
 
 STREAMING_ARGS = ("--trigger", "1 second", "--watermark", "1 hour")
-LATE_DROPS = re.compile(r"aggregates-1m batch \d+: .*, (\d+) dropped as late")
+LATE_DROPS = re.compile(r"aggregates batch \d+: .*, (\d+) dropped as late")
 COUNTS_FILE = REPO_ROOT / "var" / "fault-counts.log"  # what each fault test saw, one line per run
 PRODUCER_SUMMARY = re.compile(r"(\d+) delivered, \d+ dead-lettered, (\d+) failed deliveries")
 
@@ -60,7 +60,7 @@ def stop(process: subprocess.Popen, timeout: float = 120) -> int:
 def batches_written(db) -> int:
     """Micro-batches the aggregation queries have committed to Postgres (the sink's batch ledger)."""
     with db.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM streaming_batches WHERE query_name LIKE 'aggregates-%'")
+        cursor.execute("SELECT count(*) FROM streaming_batches WHERE query_name = 'aggregates'")
         return cursor.fetchone()[0]
 
 

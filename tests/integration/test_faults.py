@@ -49,7 +49,7 @@ def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: 
     job = start("streaming", STREAMING_ARGS, env, job_log)
     restarts = 0
     try:
-        wait_until(lambda: "aggregates-1m batch 1:" in job_log.read_text(), 240, "two batches",
+        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches",
                    alive=lambda: job.poll() is None)
         stack.kafka.stop()
         time.sleep(seconds)  # the outage itself
@@ -101,7 +101,7 @@ def stop_postgres_while_running(stack, db, pipeline_env, topic, tmp_path, second
     job = start("streaming", ["--trigger", "0 seconds", "--max-offsets-per-trigger", "500", "--watermark", "1 hour"],
                 env, job_log)
     try:
-        wait_until(lambda: "aggregates-1m batch 1:" in job_log.read_text(), 180, "two batches",
+        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 180, "two batches",
                    alive=lambda: job.poll() is None)
         db.close()
         stack.postgres.stop()

@@ -125,7 +125,7 @@ def kill_nodes_while_running(cluster, stack, db, pipeline_env, tmp_path, kills: 
                                   "--record", str(recording)], env, producer_log)
     victims = []
     try:
-        wait_until(lambda: "aggregates-1m batch 1:" in job_log.read_text(), 240, "two batches",
+        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches",
                    alive=lambda: job.poll() is None)
         for _ in range(kills):
             cluster.start()  # every node up and in sync before the next kill

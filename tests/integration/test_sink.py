@@ -1,11 +1,20 @@
-"""The Postgres sink against a real database: one transaction per batch, replays skipped,
-transient failures retried, permanent ones reported."""
+"""The Postgres sink against a real database: one transaction per batch, replays skipped, windows
+folded, closed windows' state deleted, transient failures retried, permanent ones reported."""
 
 import pytest
 
-from streaming.sink import INSERT_REJECTS, REJECT_COLUMNS, Batch, PostgresSink, SinkError
+from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
 
 REJECT = ("t", 0, 41, "raw", "not a valid JSON object")
+MINUTE_MS = 60_000
+START_MS = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC
+
+
+def partial(start_ms, price, event_id, count=1):
+    """A window's partial aggregate of `count` events at one price (PARTIAL_COLUMNS)."""
+    at = start_ms + 1_000
+    return ("AAPL", start_ms, start_ms + MINUTE_MS, at, event_id, price, at, event_id, price, price, price,
+            count, price * count, 0.0, 2.0 * count, 2.0 * price * count)
 
 
 def rejects(db):
@@ -14,17 +23,43 @@ def rejects(db):
         return cursor.fetchall()
 
 
+def window(db):
+    with db.cursor() as cursor:
+        cursor.execute("SELECT event_count, avg_price, volume, vwap FROM stock_aggregates ORDER BY window_start")
+        return cursor.fetchall()
+
+
 def test_a_replayed_batch_changes_nothing(stack, db):
     sink = PostgresSink(stack.database_url)
-    batch = Batch("query-1", "rejects", 7)
-    assert sink.write(batch, "rejects_batch", REJECT_COLUMNS, [REJECT], INSERT_REJECTS) == 1
-    again = [REJECT, ("t", 0, 42, "raw", "different")]  # what a replay after a crash may carry
-    assert sink.write(batch, "rejects_batch", REJECT_COLUMNS, again, INSERT_REJECTS) == 0
+    batch = Batch("query-1", "aggregates", 7)
+    assert sink.write(batch, BatchRows([partial(START_MS, 10.0, "a")], [REJECT])) == 2
+    # What a replay after a crash may carry: the same batch, perhaps with other rows.
+    again = BatchRows([partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 12.0, "b")],
+                      [REJECT, ("t", 0, 42, "x", "y")])
+    assert sink.write(batch, again) == 0
     assert rejects(db) == [(41, "not a valid JSON object")]
+    assert window(db) == [(1, 10.0, 2.0, 10.0)]
     with db.cursor() as cursor:
         cursor.execute("SELECT query_name, rows_written FROM streaming_batches WHERE query_id = 'query-1'")
-        assert cursor.fetchall() == [("rejects", 1)]
-    assert sink.write(Batch("query-2", "rejects", 7), "rejects_batch", REJECT_COLUMNS, again, INSERT_REJECTS) == 1
+        assert cursor.fetchall() == [("aggregates", 2)]
+    # The next batch of the same query folds into the window; a new query (checkpoint) starts it afresh.
+    assert sink.write(Batch("query-1", "aggregates", 8), BatchRows([partial(START_MS, 13.0, "c", 2)], [])) == 1
+    assert window(db) == [(3, 12.0, 6.0, 12.0)]
+    assert sink.write(Batch("query-2", "aggregates", 7), again) == 3  # two windows and the new reject
+    assert window(db) == [(1, 10.0, 2.0, 10.0), (1, 12.0, 2.0, 12.0)]
+    sink.close()
+
+
+def test_the_state_of_windows_the_watermark_closed_is_deleted(stack, db):
+    sink = PostgresSink(stack.database_url)
+    older, newer = partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 11.0, "b")
+    sink.write(Batch("query-4", "aggregates", 0), BatchRows([older, newer], [], closed_before_ms=START_MS + MINUTE_MS))
+    with db.cursor() as cursor:
+        cursor.execute("SELECT window_start, window_end - window_start FROM stock_window_state WHERE query_id = 'query-4'")
+        (start, size), = cursor.fetchall()
+        assert (start.timestamp() * 1000, size.total_seconds()) == (START_MS + MINUTE_MS, 60.0)
+        cursor.execute("SELECT count(*) FROM stock_aggregates")
+        assert cursor.fetchone()[0] == 2  # the closed window's row stays, final
     sink.close()
 
 
@@ -32,7 +67,7 @@ def test_an_unreachable_database_is_retried_then_reported():
     waits = []
     sink = PostgresSink("postgresql://nobody:secret-pw@127.0.0.1:1/none", sleep=waits.append)
     with pytest.raises(SinkError, match="Postgres unreachable after 6 tries") as error:
-        sink.write(Batch("q", "rejects", 0), "rejects_batch", REJECT_COLUMNS, [REJECT], INSERT_REJECTS)
+        sink.write(Batch("q", "aggregates", 0), BatchRows([], [REJECT]))
     assert waits == [1.0, 2.0, 4.0, 8.0, 15.0]
     assert "secret-pw" not in str(error.value)
 
@@ -40,10 +75,12 @@ def test_an_unreachable_database_is_retried_then_reported():
 def test_a_batch_postgres_refuses_fails_at_once_and_writes_nothing(stack, db):
     waits = []
     sink = PostgresSink(stack.database_url, sleep=waits.append)
-    bad = [("t", "not-a-partition", 1, "raw", "reason")]
+    bad = BatchRows([partial(START_MS, 10.0, "a")], [("t", "not-a-partition", 1, "raw", "reason")])
     with pytest.raises(SinkError, match="Postgres refused the batch"):
-        sink.write(Batch("query-3", "rejects", 0), "rejects_batch", REJECT_COLUMNS, bad, INSERT_REJECTS)
+        sink.write(Batch("query-3", "aggregates", 0), bad)
     assert waits == []
     with db.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM streaming_batches WHERE query_id = 'query-3'")
         assert cursor.fetchone()[0] == 0  # the ledger row rolled back with the batch
+        cursor.execute("SELECT count(*) FROM stock_aggregates")
+        assert cursor.fetchone()[0] == 0  # and the window with it

@@ -9,7 +9,8 @@ import pytest
 
 from common.settings import REPO_ROOT
 from devstack.process import wait_until
-from tests.helpers import run_module
+from tests.helpers import publish, run_module, table_rows, trades
+from tests.reference import assert_rows_match, reference_aggregates
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -24,7 +25,7 @@ def test_a_stop_signal_lets_the_batch_finish_and_exits_zero(stack, db, topic_fac
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: "aggregates-1m batch 0" in log_file.read_text(), 120, "the first batch",
+            wait_until(lambda: "aggregates batch 0" in log_file.read_text(), 120, "the first batch",
                        alive=lambda: job.poll() is None)
             job.send_signal(signum)
             assert job.wait(timeout=120) == 0, log_file.read_text()
@@ -45,3 +46,17 @@ def test_the_job_can_start_before_the_topic_exists(stack, db, pipeline_env):
     with db.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM stock_aggregates")
         assert cursor.fetchone()[0] == 0
+
+
+def test_checkpoints_of_the_earlier_layout_are_named_and_never_read(stack, db, topic_factory, pipeline_env, tmp_path):
+    topic = topic_factory("old-layout")
+    publish(stack.bootstrap_servers, topic, trades(300, seed=4))
+    old_root = tmp_path / "checkpoints" / topic
+    for name in ("aggregates-1m", "aggregates-5m", "rejects"):
+        (old_root / name / "offsets").mkdir(parents=True)
+        (old_root / name / "offsets" / "0").write_text("v1\n{}\n{\"" + topic + "\":{\"0\":999999}}")  # far ahead
+    result = run_module("streaming", "--available-now", "--watermark", "1 hour", env=pipeline_env(topic))
+    assert "holds checkpoints of the earlier one-query-per-window layout (aggregates-1m, aggregates-5m, rejects)" \
+        in result.stderr
+    assert (old_root / "aggregates" / "commits" / "0").exists()
+    assert_rows_match(table_rows(db), reference_aggregates(trades(300, seed=4), [60, 300]))  # from the start

@@ -7,8 +7,10 @@ from datetime import timezone
 
 import pytest
 
-from streaming.aggregation import AGGREGATE_COLUMNS, aggregate_windows, deduplicate_events
+from streaming.aggregation import PARTIAL_COLUMNS, REJECT_COLUMNS, deduplicate, keyed_records, window_partials
 from streaming.parsing import parse_records, rejected_records, valid_events
+from streaming.sink import Batch, BatchRows, PostgresSink
+from tests.helpers import table_rows
 from tests.reference import assert_rows_match, reference_aggregates
 
 MINUTE = 60_000
@@ -59,42 +61,69 @@ def sample_events():
     return events
 
 
-def collect_by_key(frame):
-    rows = {}
-    for row in frame.collect():
-        values = row.asDict()
-        for column in ("window_start", "window_end", "first_event_at", "last_event_at"):
-            values[column] = values[column].replace(tzinfo=timezone.utc)  # the session runs in UTC
-        rows[(values.pop("symbol"), values.pop("window_start"), values.pop("window_end"))] = values
-    return rows
+def write_partials(stack, frame, batch_id=0) -> list:
+    """Write a frame of window partials through the job's sink (one batch); the rejects it held."""
+    rows = frame.collect()
+    partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
+    rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
+    sink = PostgresSink(stack.database_url)
+    try:
+        sink.write(Batch("transforms", "aggregates", batch_id), BatchRows(partials, rejects))
+    finally:
+        sink.close()
+    return rejects
 
 
-@pytest.mark.parametrize("windows", [["1 minute"], ["5 minutes"], ["1 minute", "5 minutes", "15 minutes"]])
-def test_aggregates_equal_the_reference(spark, windows):
+def partials_of(spark, values, window_seconds):
+    return window_partials(deduplicate(keyed_records(parse_records(as_records(spark, values))), "10 minutes"),
+                           window_seconds)
+
+
+@pytest.mark.parametrize("windows", [[60], [300], [60, 300, 900]])
+def test_aggregates_equal_the_reference(spark, stack, db, windows):
     events = sample_events()
-    parsed = parse_records(as_records(spark, [json.dumps(e) for e in events]))
-    deduplicated = deduplicate_events(valid_events(parsed), "10 minutes")
-    actual = {}
-    for window in windows:
-        frame = aggregate_windows(deduplicated, window)
-        assert tuple(frame.columns) == AGGREGATE_COLUMNS
-        actual.update(collect_by_key(frame))
-    seconds = [int(w.split()[0]) * 60 for w in windows]
-    expected = reference_aggregates(events, seconds)
+    frame = partials_of(spark, [json.dumps(e) for e in events] + ["not json"], windows)
+    assert write_partials(stack, frame) == [("t", 0, len(events), "not json", "not a valid JSON object")]
+    expected = reference_aggregates(events, windows)
+    actual = table_rows(db)
     assert_rows_match(actual, expected)
     assert actual[("TSLA", *next(k[1:] for k in expected if k[0] == "TSLA"))]["vwap"] is None
 
 
-def test_open_and_close_break_time_ties_by_id(spark):
+def test_partials_of_several_batches_merge_to_the_reference(spark, stack, db):
+    events = sample_events()
+    values = [json.dumps(e) for e in events]
+    third = len(values) // 3
+    # Batches as the job sees them: each de-duplicated against the ones before (here: ids not seen yet).
+    seen, batches = set(), []
+    for part in (values[:third], values[third:2 * third], values[2 * third:]):
+        fresh = []
+        for value in part:
+            if json.loads(value)["id"] not in seen:
+                seen.add(json.loads(value)["id"])
+                fresh.append(value)
+        batches.append(fresh)
+    for batch_id, batch in enumerate(batches):
+        write_partials(stack, partials_of(spark, batch, [60, 300]), batch_id)
+    assert_rows_match(table_rows(db), reference_aggregates(events, [60, 300]))
+
+
+def test_open_and_close_break_time_ties_by_id_within_and_across_batches(spark, stack, db):
     same_time = BASE + 1000
     events = [
         {"id": "b", "symbol": "AAPL", "price": 2.0, "event_time": same_time},
         {"id": "a", "symbol": "AAPL", "price": 1.0, "event_time": same_time},
         {"id": "c", "symbol": "AAPL", "price": 3.0, "event_time": same_time},
+        {"id": "B", "symbol": "AAPL", "price": 4.0, "event_time": same_time},  # "B" < "a" byte by byte
+        {"id": "d", "symbol": "AAPL", "price": 5.0, "event_time": same_time},
     ]
     values = [json.dumps({**e, "volume": None, "source": "replay", "ingested_at": BASE}) for e in events]
-    row = aggregate_windows(valid_events(parse_records(as_records(spark, values))), "1 minute").first()
-    assert (row.open_price, row.close_price, row.event_count) == (1.0, 3.0, 3)
+    write_partials(stack, partials_of(spark, values[:3], [60]), 0)
+    (row,) = table_rows(db).values()
+    assert (row["open_price"], row["close_price"], row["event_count"]) == (1.0, 3.0, 3)
+    write_partials(stack, partials_of(spark, values[3:], [60]), 1)
+    (row,) = table_rows(db).values()
+    assert (row["open_price"], row["close_price"], row["event_count"]) == (4.0, 5.0, 5)
 
 
 GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": BASE, "source": "synthetic",

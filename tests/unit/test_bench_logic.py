@@ -76,7 +76,7 @@ def test_freshness_is_measured_to_the_first_row_version_covering_the_event():
 
 def test_a_rate_is_sustained_only_with_batches_under_the_trigger_and_no_lag():
     def batches(durations, rows=100):
-        return [{"name": "aggregates-1m", "numInputRows": rows, "batchDuration": d,
+        return [{"name": "aggregates", "numInputRows": rows, "batchDuration": d,
                  "timestamp": f"2026-11-22T06:00:0{n}.000Z"} for n, d in enumerate(durations)]
 
     assert judge_step(batches([400, 500, 600, 700]), published=400)["sustained"]

@@ -1,17 +1,17 @@
 import pytest
 
 from streaming.__main__ import parse_args
-from streaming.job import duration_label, parse_duration
+from streaming.job import duration_seconds, parse_duration
 
 
 @pytest.mark.parametrize(
-    "text, normal, label",
-    [("1 minute", "1 minute", "1m"), ("5 minutes", "5 minutes", "5m"), ("30 seconds", "30 seconds", "30s"),
-     (" 1 hours ", "1 hour", "1h")],
+    "text, normal, seconds",
+    [("1 minute", "1 minute", 60), ("5 minutes", "5 minutes", 300), ("30 seconds", "30 seconds", 30),
+     (" 1 hours ", "1 hour", 3600), ("2 days", "2 days", 172800)],
 )
-def test_durations(text, normal, label):
+def test_durations(text, normal, seconds):
     assert parse_duration(text) == normal
-    assert duration_label(normal) == label
+    assert duration_seconds(normal) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "5", "0 minutes", "five minutes", "1 fortnight"])
