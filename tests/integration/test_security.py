@@ -85,9 +85,8 @@ def test_no_process_ever_shows_the_api_key(stack, db, topic_factory, pipeline_en
         assert cursor.fetchone()[0] == 0
 
 
-@pytest.fixture
-def client(stack, db):
-    """The webapp, reading through its read-only role when the tests created one."""
+def seed_one_row(db):
+    """One AAPL candle: the only row any test here expects to find."""
     with db.cursor() as cursor:
         start = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
         cursor.execute(
@@ -96,6 +95,12 @@ def client(stack, db):
             " VALUES ('AAPL', %s, %s, 1, 1, 1, 1, 1, 1, %s, %s)",
             (start, start + timedelta(minutes=1), start, start),
         )
+
+
+@pytest.fixture
+def client(stack, db):
+    """The webapp, reading through its read-only role when the tests created one."""
+    seed_one_row(db)
     app = create_app({"DATABASE_URL": stack.reader_url or stack.database_url, "TESTING": True})
     return app.test_client()
 
@@ -161,14 +166,7 @@ def test_injection_and_markup_in_every_parameter_are_refused_or_answered_as_a_ha
 def test_payloads_reach_the_database_only_as_values(stack, db):
     """The queries themselves, past the parameter checks and as a role that could write: a payload
     is a value that matches nothing, never SQL."""
-    with db.cursor() as cursor:
-        start = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
-        cursor.execute(
-            "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
-            " close_price, avg_price, event_count, first_event_at, last_event_at)"
-            " VALUES ('AAPL', %s, %s, 1, 1, 1, 1, 1, 1, %s, %s)",
-            (start, start + timedelta(minutes=1), start, start),
-        )
+    seed_one_row(db)
     engine = build_engine(stack.database_url)  # the owner of the tables: DROP TABLE would succeed
     try:
         with engine.connect() as connection:
