@@ -30,6 +30,16 @@ class Output:
         return "\n".join(self.lines)
 
 
+def start_demo(env) -> tuple[subprocess.Popen, Output]:
+    """`python -m devstack demo` on the test servers (its page on a free port), and its output."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "demo", "--web-port", str(free_port())],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )
+    return demo, Output(demo.stdout)
+
+
 def newest_batch(db):
     with db.cursor() as cursor:
         cursor.execute("SELECT max(committed_at), now() FROM streaming_batches WHERE query_name = 'aggregates'")
@@ -38,12 +48,7 @@ def newest_batch(db):
 
 def test_a_killed_streaming_job_is_restarted_and_rows_flow_again(stack, db, pipeline_env, topic_factory):
     env = pipeline_env(topic_factory("demo"), PYTHONUNBUFFERED="1")
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "demo", "--web-port", str(free_port())],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, start_new_session=True,
-    )
-    output = Output(demo.stdout)
+    demo, output = start_demo(env)
     alive = lambda: demo.poll() is None  # noqa: E731
     try:
         wait_until(lambda: newest_batch(db)[0] is not None, 180, "the demo's first aggregates", alive=alive)
@@ -79,12 +84,7 @@ def gone(pid: int) -> bool:
 
 def test_a_second_ctrl_c_kills_the_demo_at_once(stack, pipeline_env, topic_factory):
     env = pipeline_env(topic_factory("demo"), PYTHONUNBUFFERED="1")
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "demo", "--web-port", str(free_port())],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, start_new_session=True,
-    )
-    output = Output(demo.stdout)
+    demo, output = start_demo(env)
     try:
         # Once the job's queries run, its orderly stop takes a while (the batch in flight, Spark's shutdown).
         wait_until(lambda: "query aggregates started" in output.text(), 120, "the streaming job running",
