@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from common.settings import Settings
-from streaming.aggregation import PARTIAL_COLUMNS, REJECT_COLUMNS, deduplicate, keyed_records, window_partials
+from streaming.aggregation import deduplicate, keyed_records, window_partials
 from streaming.parsing import parse_records
 from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
 
@@ -137,14 +137,10 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions) ->
         if not query_ids:
             query_ids.append(checkpoint_query_id(checkpoint))
         rows = window_partials(batch, window_seconds).collect()  # one action: the batch is read once
-        partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
-        rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
-        # Spark's next watermark is at least the batch's newest event time less the delay.
-        newest = max((r["close_ms"] for r in rows if r["reason"] is None), default=None)
-        closed_before = None if newest is None else newest - watermark_ms
+        batch_rows = BatchRows.from_window_partials(rows, watermark_ms)
         try:
             rows_written[(QUERY_NAME, batch_id)] = sink.write(
-                Batch(query_ids[0], QUERY_NAME, batch_id), BatchRows(partials, rejects, closed_before)
+                Batch(query_ids[0], QUERY_NAME, batch_id), batch_rows
             )
         except SinkError as exc:
             log.error("%s batch %d could not be written: %s", QUERY_NAME, batch_id, exc)

@@ -102,25 +102,6 @@ def parse_records(records: DataFrame) -> DataFrame:
     )
 
 
-def valid_events(parsed: DataFrame) -> DataFrame:
-    """The records that are valid contract messages, with an event-time timestamp."""
-    # event_ts only after the filter: on garbage, timestamp_millis could overflow.
-    return parsed.where(F.col("reason").isNull()).select(
-        "id", "symbol", "price", "volume", "event_time", F.timestamp_millis("event_time").alias("event_ts")
-    )
-
-
 def stored_raw_value(raw: Column) -> Column:
     """A rejected value as rejected_events keeps it: cut to RAW_VALUE_LIMIT, NUL replaced (text cannot hold it)."""
     return F.regexp_replace(F.substring(raw, 1, RAW_VALUE_LIMIT), "\\x00", "\ufffd")
-
-
-def rejected_records(parsed: DataFrame) -> DataFrame:
-    """The records that are not, in the shape of the rejected_events table."""
-    return parsed.where(F.col("reason").isNotNull()).select(
-        "topic",
-        "partition",
-        F.col("offset").alias("kafka_offset"),
-        stored_raw_value(F.col("raw_value")).alias("raw_value"),
-        "reason",
-    )

@@ -141,6 +141,16 @@ class BatchRows:
     rejects: list
     closed_before_ms: int | None = None  # windows ending by then are closed: their state is deleted
 
+    @classmethod
+    def from_window_partials(cls, rows, watermark_ms: int | None) -> "BatchRows":
+        """Split collected window_partials rows; with the watermark's delay, windows it has closed."""
+        partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
+        rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
+        # Spark's next watermark is at least the batch's newest event time less the delay.
+        newest = max((r["close_ms"] for r in rows if r["reason"] is None), default=None)
+        closed_before = None if newest is None or watermark_ms is None else newest - watermark_ms
+        return cls(partials, rejects, closed_before)
+
 
 class PostgresSink:
     """Writes micro-batches, each in one transaction recorded in streaming_batches."""

@@ -3,12 +3,13 @@ independent plain-Python reference."""
 
 import json
 import random
-from datetime import timezone
 
 import pytest
 
-from streaming.aggregation import PARTIAL_COLUMNS, REJECT_COLUMNS, deduplicate, keyed_records, window_partials
-from streaming.parsing import parse_records, rejected_records, valid_events
+from pyspark.sql import functions as F
+
+from streaming.aggregation import REJECT_COLUMNS, deduplicate, keyed_records, window_partials
+from streaming.parsing import parse_records
 from streaming.sink import Batch, BatchRows, PostgresSink
 from tests.helpers import table_rows
 from tests.reference import assert_rows_match, reference_aggregates
@@ -63,15 +64,13 @@ def sample_events():
 
 def write_partials(stack, frame, batch_id=0) -> list:
     """Write a frame of window partials through the job's sink (one batch); the rejects it held."""
-    rows = frame.collect()
-    partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
-    rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
+    rows = BatchRows.from_window_partials(frame.collect(), watermark_ms=None)  # no late data here
     sink = PostgresSink(stack.database_url)
     try:
-        sink.write(Batch("transforms", "aggregates", batch_id), BatchRows(partials, rejects))
+        sink.write(Batch("transforms", "aggregates", batch_id), rows)
     finally:
         sink.close()
-    return rejects
+    return rows.rejects
 
 
 def partials_of(spark, values, window_seconds):
@@ -161,14 +160,16 @@ GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": B
     ],
 )
 def test_each_bad_record_gets_its_reason(spark, raw, reason):
-    parsed = parse_records(as_records(spark, [raw]))
-    assert parsed.first().reason == reason
-    assert valid_events(parsed).count() == (1 if reason is None else 0)
+    keyed = keyed_records(parse_records(as_records(spark, [raw])))  # what the job de-duplicates
+    (row,) = keyed.collect()
+    assert row.reason == reason
+    assert (row.id is not None, row.event_ts is not None) == (reason is None, reason is None)
 
 
 def test_rejected_records_keep_a_bounded_raw_value(spark):
     huge = json.dumps({**GOOD, "price": "x" * 200_000})
-    row = rejected_records(parse_records(as_records(spark, [huge, "\x00 nul"]))).collect()
+    keyed = keyed_records(parse_records(as_records(spark, [huge, "\x00 nul"])))
+    row = keyed.where(F.col("reason").isNotNull()).select(*REJECT_COLUMNS).collect()
     assert [r.reason for r in row] == ["price has the wrong type", "not a valid JSON object"]
     assert len(row[0].raw_value) == 4096
     assert "\x00" not in row[1].raw_value
