@@ -28,6 +28,10 @@ class StopSignals:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._handle)
 
+    def stopping(self) -> None:
+        """We are stopping anyway (not through a signal): the next signal exits at once."""
+        self.received = max(self.received, 1)
+
     def _handle(self, signum, _frame) -> None:
         self.received += 1
         if self.received > 1:

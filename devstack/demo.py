@@ -179,7 +179,7 @@ def run_demo(stack, web_port: int = WEB_PORT) -> int:
                 return 1
         return 0
     finally:
-        signals.received = max(signals.received, 1)  # a Ctrl-C while stopping kills at once
+        signals.stopping()  # a Ctrl-C while the children stop kills them at once
         log.info("stopping the demo")
         supervisor.stop()
         stack.down()
