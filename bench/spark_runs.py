@@ -1,4 +1,4 @@
-"""Runs of the streaming job (through bench.progress_probe) and what its query progress says."""
+"""Runs of the streaming job (with --progress-log) and what its query progress says."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str)
     """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file."""
     checkpoints = work / f"{name}-checkpoints"  # each run has its own name in a fresh work folder
     progress = work / f"{name}-progress.jsonl"
-    job = Watched("bench.progress_probe", [str(progress), *flags], stack.env(topic, checkpoints), work / f"{name}.log")
+    job = Watched("streaming", ["--progress-log", str(progress), *flags], stack.env(topic, checkpoints),
+                  work / f"{name}.log")
     return job, progress
 
 

@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 
 from kafka.errors import KafkaError
 
@@ -16,9 +17,11 @@ from common.settings import SettingsError, load_settings
 from common.signals import StopSignals
 from common.topics import ensure_topics
 from streaming.job import JobOptions, parse_duration, start_query
+from streaming.progress import BatchReport
 from streaming.session import build_spark_session
 
 log = logging.getLogger("streaming")
+PROGRESS_POLL_SECONDS = 0.2  # how often the main thread looks for finished batches to log
 
 
 def durations(text: str) -> tuple[str, ...]:
@@ -70,6 +73,12 @@ def parse_args(argv) -> JobOptions:
         help="process everything in the topic now, then exit",
     )
     parser.add_argument("--max-offsets-per-trigger", type=flags.positive_int, help="cap on records per micro-batch")
+    parser.add_argument(
+        "--progress-log",
+        type=Path,
+        metavar="FILE",
+        help="also append each micro-batch's query progress (Spark's JSON: durations, state, offsets) to FILE",
+    )
     args = parser.parse_args(argv)
     return JobOptions(
         windows=args.windows,
@@ -77,15 +86,17 @@ def parse_args(argv) -> JobOptions:
         trigger=args.trigger,
         available_now=args.available_now,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
+        progress_log=args.progress_log,
     )
 
 
-def stop_after_batch(query, timeout: float = 120.0) -> None:
+def stop_after_batch(query, report: BatchReport, timeout: float = 120.0) -> None:
     """Stop a query between micro-batches, so the batch in flight is written, not interrupted."""
     deadline = time.monotonic() + timeout
     while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
         time.sleep(0.05)
     query.stop()
+    report.poll(query)
 
 
 def main(argv=None) -> int:
@@ -127,12 +138,14 @@ def main(argv=None) -> int:
         options.watermark,
         "until caught up" if options.available_now else f"trigger every {options.trigger}",
     )
-    query = start_query(spark, settings, options)
+    report = BatchReport(options.progress_log)
+    query = start_query(spark, settings, options, report)
     try:
         while not stop.is_set() and query.isActive and query.exception() is None:
-            stop.wait(0.5)
+            stop.wait(PROGRESS_POLL_SECONDS)
+            report.poll(query)
     finally:
-        stop_after_batch(query)
+        stop_after_batch(query, report)
     failure = query.exception()
     if failure is not None:
         log.error("query %s failed: %s", query.name, str(failure).splitlines()[0])

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
 from common.settings import Settings
-from streaming.aggregation import deduplicate, keyed_records, window_partials
+from streaming.aggregation import WindowPartials, deduplicate, keyed_records
 from streaming.parsing import parse_records
+from streaming.progress import BatchReport
 from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
 
 log = logging.getLogger(__name__)
@@ -34,6 +33,7 @@ class JobOptions:
     trigger: str = "5 seconds"
     available_now: bool = False
     max_offsets_per_trigger: int | None = None
+    progress_log: Path | None = None
 
 
 def parse_duration(text: str, allow_zero: bool = False) -> str:
@@ -58,6 +58,9 @@ def read_topic(spark: SparkSession, settings: Settings, options: JobOptions) -> 
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
         .option("subscribe", settings.kafka_topic)
         .option("startingOffsets", "earliest")
+        # A consumer's prefetch waits at the broker for new data up to this long, and the next batch's
+        # read of that partition waits behind it: 500 ms by default, ~35 ms a live batch.
+        .option("kafka.fetch.max.wait.ms", "5")
     )
     if options.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
@@ -69,55 +72,13 @@ def checkpoint_query_id(checkpoint: Path) -> str:
     return json.loads((checkpoint / "metadata").read_text())["id"]
 
 
-class BatchLogger(StreamingQueryListener):
-    """One log line per micro-batch: rows in, speed, duration, rows written, late drops, lag."""
-
-    def __init__(self, rows_written: dict):
-        self._rows_written = rows_written
-
-    def onQueryStarted(self, event):
-        log.info("query %s started", event.name)
-
-    def onQueryProgress(self, event):
-        progress = event.progress
-        dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
-        state_rows = sum(op.numRowsTotal for op in progress.stateOperators)
-        latest = progress.eventTime.get("max")
-        lag = ""
-        if latest:
-            newest = datetime.fromisoformat(latest.replace("Z", "+00:00"))
-            lag = f", event-time lag {time.time() - newest.timestamp():.1f} s"
-        if progress.eventTime.get("watermark"):
-            lag += f", watermark {progress.eventTime['watermark'][:19]}"
-        log.info(
-            "%s batch %d: %d rows in (%.0f rows/s), %d ms, %d rows written, %d dropped as late, %d ids in state%s",
-            progress.name,
-            progress.batchId,
-            progress.numInputRows,
-            progress.processedRowsPerSecond,
-            progress.batchDuration,
-            self._rows_written.pop((progress.name, progress.batchId), 0),
-            dropped,
-            state_rows,
-            lag,
-        )
-
-    def onQueryIdle(self, event):
-        pass
-
-    def onQueryTerminated(self, event):
-        pass  # main() reports failed queries by name; this event carries only the id
-
-
 def old_layout_checkpoints(checkpoint_root: Path) -> list[Path]:
     """Checkpoints of the job's earlier layout (one query per window size, one for rejects), if any."""
     return sorted(p for p in checkpoint_root.glob("*") if p.name == "rejects" or p.name.startswith("aggregates-"))
 
 
-def start_query(spark: SparkSession, settings: Settings, options: JobOptions) -> StreamingQuery:
+def start_query(spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport) -> StreamingQuery:
     """Start the job's one query: read and parse each record once, de-duplicate, write every window size."""
-    rows_written: dict = {}
-    spark.streams.addListener(BatchLogger(rows_written))
     checkpoint_root = settings.checkpoint_dir / settings.kafka_topic
     checkpoint = checkpoint_root / QUERY_NAME
     old = old_layout_checkpoints(checkpoint_root)
@@ -128,7 +89,7 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions) ->
             "topic still holds; the old folders can be deleted",
             checkpoint_root, ", ".join(p.name for p in old), checkpoint,
         )
-    window_seconds = [duration_seconds(w) for w in options.windows]
+    partials = WindowPartials([duration_seconds(w) for w in options.windows])
     watermark_ms = duration_seconds(options.watermark) * 1000
     sink = PostgresSink(settings.database_url)
     query_ids: list[str] = []  # read from the checkpoint once, at the first batch
@@ -136,12 +97,10 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions) ->
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         if not query_ids:
             query_ids.append(checkpoint_query_id(checkpoint))
-        rows = window_partials(batch, window_seconds).collect()  # one action: the batch is read once
+        rows = partials.of(batch).collect()  # one action: the batch is read once
         batch_rows = BatchRows.from_window_partials(rows, watermark_ms)
         try:
-            rows_written[(QUERY_NAME, batch_id)] = sink.write(
-                Batch(query_ids[0], QUERY_NAME, batch_id), batch_rows
-            )
+            report.written(batch_id, sink.write(Batch(query_ids[0], QUERY_NAME, batch_id), batch_rows))
         except SinkError as exc:
             log.error("%s batch %d could not be written: %s", QUERY_NAME, batch_id, exc)
             raise
@@ -157,4 +116,6 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions) ->
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=options.trigger)
-    return writer.start()
+    query = writer.start()
+    log.info("query %s started", QUERY_NAME)
+    return query

@@ -41,6 +41,12 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
         .config("spark.sql.streaming.stateStore.providerClass", ROCKSDB_PROVIDER)
         # Commit only the changes of each batch instead of a full RocksDB snapshot.
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
+        # The FileContext-based default asks each checkpoint file's link status, which Hadoop's local file
+        # system answers by running `readlink`: ~50 processes forked per batch, ~0.7 s of a live batch.
+        .config("spark.sql.streaming.checkpointFileManagerClass",
+                "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager")
+        # A batch without data only evicts expired ids from the state, which the next batch does anyway.
+        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")  # not used by streaming queries
     )

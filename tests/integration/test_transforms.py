@@ -8,7 +8,7 @@ import pytest
 
 from pyspark.sql import functions as F
 
-from streaming.aggregation import REJECT_COLUMNS, deduplicate, keyed_records, window_partials
+from streaming.aggregation import REJECT_COLUMNS, WindowPartials, deduplicate, keyed_records
 from streaming.parsing import parse_records
 from streaming.sink import Batch, BatchRows, PostgresSink
 from tests.helpers import table_rows
@@ -74,8 +74,9 @@ def write_partials(stack, frame, batch_id=0) -> list:
 
 
 def partials_of(spark, values, window_seconds):
-    return window_partials(deduplicate(keyed_records(parse_records(as_records(spark, values))), "10 minutes"),
-                           window_seconds)
+    return WindowPartials(window_seconds).of(
+        deduplicate(keyed_records(parse_records(as_records(spark, values))), "10 minutes")
+    )
 
 
 @pytest.mark.parametrize("windows", [[60], [300], [60, 300, 900]])
