@@ -1,5 +1,6 @@
-"""End-to-end freshness: from the producer publishing an event (ingested_at) to the commit of its
-window's row in Postgres, with the real producer and the real streaming job."""
+"""End-to-end freshness, with the real producer and the real streaming job: from the producer publishing
+an event (ingested_at) to the first poll of Postgres that sees it in its window's row; and how far the
+newest event in the table lags the clock (now - max(last_event_at)), sampled every 100 ms."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class RowWatcher:
     def __init__(self, database_url: str):
         self._dsn = libpq_url(database_url)
         self.versions: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
+        self.staleness: list[tuple[float, float]] = []  # (poll time, seconds since the newest event seen)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -49,17 +51,21 @@ class RowWatcher:
     def _poll(self) -> None:
         connection = psycopg2.connect(self._dsn)
         connection.autocommit = True
-        since = EPOCH
+        since, newest_ms, polls = EPOCH, None, 0
         try:
             while not self._stop.wait(0.05):
                 with connection.cursor() as cursor:
                     cursor.execute(ROW_VERSIONS, (since,))
                     rows = cursor.fetchall()
                 seen = time.time()
+                polls += 1
                 with self._lock:
                     for symbol, start_ms, last_ms, updated_at in rows:
                         self.versions[(symbol, start_ms)].append((last_ms, seen))
                         since = max(since, updated_at)
+                        newest_ms = max(newest_ms or 0, last_ms)
+                    if newest_ms is not None and polls % 2 == 0:  # every other 50 ms poll: every 100 ms
+                        self.staleness.append((seen, seen - newest_ms / 1000))
         finally:
             connection.close()
 
@@ -85,12 +91,13 @@ def event_freshness(events: list[dict], versions: dict) -> tuple[list[float], in
     return latencies, missing
 
 
-def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, producer_args: list[str],
-                      seconds: float) -> dict:
-    """Run producer + job; once the first rows are written (the job's first batch compiles its code),
-    measure for `seconds`: the freshness percentiles of every event published in that time."""
+def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: list[str], seconds: float,
+                      warmup_seconds: float, job_flags: tuple[str, ...] = ()) -> dict:
+    """Run producer + job (with the job's default trigger); once the first rows are written, let the load
+    run `warmup_seconds` (the JVM compiles its hot code over the first few dozen batches), then measure
+    for `seconds`: the freshness percentiles of every event published in that time, and the staleness."""
     topic = stack.new_topic(name)
-    job, _ = start_job(stack, topic, work, name, "--trigger", trigger)
+    job, progress_log = start_job(stack, topic, work, name, *job_flags)
     record = work / f"{name}-published.jsonl"
     producer = None
     try:
@@ -98,7 +105,8 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, pr
         with RowWatcher(stack.database_url) as watcher:
             producer = Watched("producer", ["--source", "synthetic", "--record", str(record), *producer_args],
                                stack.env(topic, work), work / f"{name}-producer.log")
-            wait_until(lambda: watcher.snapshot(), 300, "the first rows (warm-up)")
+            wait_until(lambda: watcher.snapshot(), 300, "the first rows")
+            time.sleep(warmup_seconds)  # the load runs on meanwhile
             measured_from = time.time() * 1000
             time.sleep(seconds)  # the measurement's length: load runs for this long
             producer.stop()
@@ -111,6 +119,9 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, trigger: str, pr
             producer.stop()
         job.stop()
     latencies, missing = event_freshness(events, watcher.snapshot())
+    measured_until = measured_from / 1000 + seconds
+    staleness = [lag for seen, lag in watcher.staleness if measured_from / 1000 <= seen <= measured_until]
     return {**latency_percentiles(latencies), "missing": missing, "events": len(events),
+            "staleness": latency_percentiles(staleness), "warmup_seconds": warmup_seconds,
             "offered_events_per_second": len(events) / seconds, "streaming_peak_rss_bytes": job.peak_rss,
             "producer_peak_rss_bytes": producer.peak_rss}

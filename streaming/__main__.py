@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from kafka.errors import KafkaError
+from py4j.protocol import Py4JError
+from pyspark.errors import StreamingQueryException
 
 from common import flags
 from common.servers import ServerUnreachable, require_kafka, require_postgres
@@ -32,17 +34,17 @@ def durations(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(duration(part) for part in parts))
 
 
-def duration(text: str, allow_zero: bool = False) -> str:
+def duration(text: str, allow_zero: bool = False, allow_milliseconds: bool = False) -> str:
     """argparse type: one duration like '2 minutes' (a list is not one)."""
     try:
-        return parse_duration(text, allow_zero=allow_zero)
+        return parse_duration(text, allow_zero=allow_zero, allow_milliseconds=allow_milliseconds)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def trigger(text: str) -> str:
-    """argparse type: one duration, '0 seconds' allowed (batches back to back)."""
-    return duration(text, allow_zero=True)
+    """argparse type: one duration, in milliseconds too; '0 seconds' runs batches back to back."""
+    return duration(text, allow_zero=True, allow_milliseconds=True)
 
 
 def parse_args(argv) -> JobOptions:
@@ -90,11 +92,22 @@ def parse_args(argv) -> JobOptions:
     )
 
 
-def stop_after_batch(query, report: BatchReport, timeout: float = 120.0) -> None:
-    """Stop a query between micro-batches, so the batch in flight is written, not interrupted."""
-    deadline = time.monotonic() + timeout
-    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+def stop_after_batch(spark, query, report: BatchReport, timeout: float = 120.0) -> None:
+    """Stop a query between micro-batches: the batch in flight is written and committed, no new one starts.
+
+    Spark's stop() interrupts a running batch, which leaves its offsets logged without a commit (the
+    batch is replayed at the next start), and Spark has no public graceful stop. So the query's own state
+    is set to TERMINATED, which its trigger loop reads before starting each batch; stop() then only
+    cleans up, and interrupts only a batch still running after `timeout` seconds."""
+    if query.isActive:
+        try:
+            runtime = spark.sparkContext._jvm.org.apache.spark.sql.execution.streaming.runtime
+            query._jsq.streamingQuery().state().set(getattr(getattr(runtime, "TERMINATED$"), "MODULE$"))
+            query.awaitTermination(timeout)
+        except Py4JError as exc:  # another Spark version's internals: fall back to stop()
+            log.warning("could not wait for the batch in flight (%s); stopping it", str(exc).splitlines()[0])
+        except StreamingQueryException:
+            pass  # the batch failed: main() reports the query's exception
     query.stop()
     report.poll(query)
 
@@ -145,7 +158,7 @@ def main(argv=None) -> int:
             stop.wait(PROGRESS_POLL_SECONDS)
             report.poll(query)
     finally:
-        stop_after_batch(query, report)
+        stop_after_batch(spark, query, report)
     failure = query.exception()
     if failure is not None:
         log.error("query %s failed: %s", query.name, str(failure).splitlines()[0])

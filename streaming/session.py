@@ -60,4 +60,10 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
         )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Under a sub-second trigger a busy batch often outlasts the interval, and the next starts at once:
+    # Spark would warn about each such batch; the job's own batch line gives its duration and lag.
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor", jvm.org.apache.logging.log4j.Level.ERROR
+    )
     return spark

@@ -60,3 +60,43 @@ def test_checkpoints_of_the_earlier_layout_are_named_and_never_read(stack, db, t
         in result.stderr
     assert (old_root / "aggregates" / "commits" / "0").exists()
     assert_rows_match(table_rows(db), reference_aggregates(trades(300, seed=4), [60, 300]))  # from the start
+
+
+def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(stack, db, topic_factory, pipeline_env,
+                                                                         tmp_path):
+    """A backlog read 1,000 records a batch, back to back: SIGTERM lands while a batch runs. That batch
+    is written and committed, and no other starts: each logged offsets/N has its commits/N and its
+    row in the batch ledger."""
+    topic = topic_factory("sigterm-mid-batch")
+    publish(stack.bootstrap_servers, topic, trades(30_000, seed=7))
+    env = pipeline_env(topic)
+    checkpoint = tmp_path / "checkpoints" / topic / "aggregates"
+    log_file = tmp_path / "streaming.log"
+
+    def logged(folder: str) -> set[int]:
+        path = checkpoint / folder
+        return {int(p.name) for p in path.iterdir() if p.name.isdigit()} if path.exists() else set()
+
+    with log_file.open("w") as log:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "streaming", "--trigger", "0 seconds", "--max-offsets-per-trigger", "1000",
+             "--watermark", "1 hour"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(lambda: "aggregates batch 2:" in log_file.read_text(), 180, "three batches",
+                       alive=lambda: job.poll() is None)
+            # A batch in flight: its offsets are logged, its commit not yet.
+            wait_until(lambda: logged("offsets") - logged("commits"), 60, "a batch in flight", interval=0.005)
+            in_flight = max(logged("offsets"))
+            job.send_signal(signal.SIGTERM)
+            assert job.wait(timeout=120) == 0, log_file.read_text()
+        finally:
+            job.kill()
+    offsets, commits = logged("offsets"), logged("commits")
+    assert max(offsets) == in_flight  # the batch in flight finished, and no other began
+    assert offsets == commits == set(range(in_flight + 1))
+    with db.cursor() as cursor:
+        cursor.execute("SELECT batch_id FROM streaming_batches WHERE query_name = 'aggregates' ORDER BY batch_id")
+        assert [row[0] for row in cursor.fetchall()] == list(range(in_flight + 1))
+    assert f"aggregates batch {in_flight}:" in log_file.read_text()

@@ -33,8 +33,8 @@ BAD_VALUES = {
         "--record": ["{folder}", "{folder}/missing/record.jsonl", ""],
     },
     "streaming": {
-        "--windows": ["", ",", "1 minute,", "0 minutes", "5 parsecs"],
-        "--watermark": ["", "1 minute,2 minutes", "0 minutes", "5 parsecs"],
+        "--windows": ["", ",", "1 minute,", "0 minutes", "5 parsecs", "500 milliseconds"],
+        "--watermark": ["", "1 minute,2 minutes", "0 minutes", "5 parsecs", "500 milliseconds"],
         "--trigger": ["", "1 second,2 seconds", "-1 seconds", "5 parsecs"],
         "--max-offsets-per-trigger": ["0", "-3", "1.5", "x"],
     },

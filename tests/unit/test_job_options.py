@@ -14,7 +14,7 @@ def test_durations(text, normal, seconds):
     assert duration_seconds(normal) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "0 minutes", "five minutes", "1 fortnight"])
+@pytest.mark.parametrize("text", ["", "5", "0 minutes", "five minutes", "1 fortnight", "500 milliseconds"])
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
@@ -29,5 +29,7 @@ def test_command_line_defaults_and_overrides():
 
 def test_a_zero_trigger_runs_batches_back_to_back():
     assert parse_args(["--trigger", "0 seconds"]).trigger == "0 seconds"
+    assert parse_args(["--trigger", "250 milliseconds"]).trigger == "250 milliseconds"
+    assert duration_seconds("250 milliseconds") == 0.25
     with pytest.raises(SystemExit):
         parse_args(["--windows", "0 minutes"])
