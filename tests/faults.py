@@ -64,6 +64,15 @@ def batches_written(db) -> int:
         return cursor.fetchone()[0]
 
 
+def ledger_batches(db) -> list[tuple[str, int]]:
+    """(query_id, batch_id) of every batch in the sink's ledger, in batch order."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT query_id, batch_id FROM streaming_batches WHERE query_name = 'aggregates' ORDER BY batch_id"
+        )
+        return cursor.fetchall()
+
+
 def producer_totals(output: str) -> tuple[int, int]:
     """(delivered, failed deliveries) from the producer's last summary line."""
     delivered, failed = PRODUCER_SUMMARY.findall(output)[-1]

@@ -13,7 +13,10 @@ import psycopg2
 import pytest
 
 from devstack.process import wait_until
-from tests.faults import STREAMING_ARGS, batches_written, events_aggregated, kill_9, ledger, producer_totals, report, start, stop
+from tests.faults import (
+    STREAMING_ARGS, batches_written, events_aggregated, kill_9, ledger, ledger_batches, producer_totals, report, start,
+    stop,
+)
 from tests.helpers import publish, read_messages, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
 
@@ -136,30 +139,53 @@ def test_many_kill_9_of_the_job_at_random_points(stack, db, topic_factory, pipel
 
 
 def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, seed: int) -> None:
-    """Kill the streaming job with SIGKILL `kills` times at seeded random points, restarting it after
-    each; then let it catch up: the table must equal the reference, every event accounted for."""
+    """Kill the streaming job with SIGKILL `kills` times, restarting it after each: the first kill between
+    the sink's write of a batch and Spark's commit of it, the others at seeded random points. Then let it
+    catch up: the job must have reused its checkpoint (one query id, batch ids without gaps, the batch
+    written before the first kill replayed as a skip), the table must equal the reference, and every
+    event must be accounted for."""
     events = trades(4000 * kills, seed=seed % 1000)  # enough batches for each kill to wait for up to 3 more
     publish(stack.bootstrap_servers, topic, events)
     env = pipeline_env(topic)
     job_log = tmp_path / "streaming.log"
+    commits = tmp_path / "checkpoints" / topic / "aggregates" / "commits"
     rng = random.Random(seed)
     args = ["--trigger", "0 seconds", "--max-offsets-per-trigger", "1000", "--watermark", "1 hour"]
-    points = []
-    for _ in range(kills):
+
+    def written_not_committed() -> int | None:
+        """The newest batch in the sink's ledger when Spark has not committed it yet."""
+        written = ledger_batches(db)
+        done = {int(p.name) for p in commits.iterdir() if p.name.isdigit()} if commits.exists() else set()
+        return written[-1][1] if written and written[-1][1] not in done else None
+
+    points, replays = [], []
+    for kill in range(kills):
         more_batches, jitter = rng.randint(0, 3), rng.uniform(0, 2)
         target = batches_written(db) + more_batches
         job = start("streaming", args, env, job_log)
         try:
-            wait_until(lambda: batches_written(db) >= target, 240, f"{target} batches written",
-                       alive=lambda: job.poll() is None)
-            time.sleep(jitter)  # the random point itself: somewhere inside a batch or between two
+            if kill == 0:  # the narrow window (tens of ms) between the two commits
+                replays.append(wait_until(written_not_committed, 240, "a batch written but not committed",
+                                          interval=0.002, alive=lambda: job.poll() is None))
+            else:
+                wait_until(lambda: batches_written(db) >= target, 240, f"{target} batches written",
+                           alive=lambda: job.poll() is None)
+                time.sleep(jitter)  # the random point itself: somewhere inside a batch or between two
         finally:
             kill_9(job)
+        if kill > 0 and (pending := written_not_committed()) is not None:
+            replays.append(pending)
         points.append((more_batches, round(jitter, 2), batches_written(db)))
     log.info("seed %d: kills after (new batches, then seconds, batches written then) %s", seed, points)
     assert events_aggregated(db) < len(events)  # the kills did cut it short
     result = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
-    counts = ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text() + result.stderr)
+    output = job_log.read_text() + result.stderr
+    counts = ledger(stack.bootstrap_servers, stack.database_url, topic, output)
     report(f"streaming job killed {kills} times (seed {seed})", counts)
+    batches = ledger_batches(db)
+    assert len({query_id for query_id, _ in batches}) == 1  # one checkpoint throughout
+    assert [batch_id for _, batch_id in batches] == list(range(len(batches)))  # no batch read twice or lost
+    for batch_id in replays:
+        assert f"aggregates batch {batch_id} was written before (a replay after a restart); skipped" in output
     assert counts.balanced and counts.rejected == 0
     assert_rows_match(table_rows(db), reference_aggregates(events, [60, 300]))
