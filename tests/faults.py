@@ -30,10 +30,14 @@ PRODUCER_SUMMARY = re.compile(r"(\d+) delivered, \d+ dead-lettered, (\d+) failed
 
 def start(module: str, args, env: dict, log_path: Path) -> subprocess.Popen:
     """`python -m module args` in the background, in its own process group, output appended to `log_path`."""
+    return start_command([sys.executable, "-m", module, *args], env, log_path)
+
+
+def start_command(argv: list, env: dict | None, log_path: Path) -> subprocess.Popen:
+    """`argv` in the background, in its own process group (env None: this process's), output appended to `log_path`."""
     with log_path.open("a") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
