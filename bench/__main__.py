@@ -56,8 +56,8 @@ FRESHNESS_LOADS = {
     "rate_10k": ["--rate", "10000", "--interval", "0.2"],
 }
 QUICK = Sizes(runs=1, backlog_events=200_000, per_event_limit=10_000, hour_batch_events=20_000,
-              sustained_rates=(5_000, 20_000), sustained_seconds=15, freshness_seconds=20, freshness_warmup_seconds=15, web_seconds=5,
-              producer_rate=20_000, producer_cycles=2)
+              sustained_rates=(5_000, 20_000), sustained_seconds=15, freshness_seconds=20,
+              freshness_warmup_seconds=15, web_seconds=5, producer_rate=20_000, producer_cycles=2)
 
 
 def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, ...]) -> dict:

@@ -92,12 +92,12 @@ def event_freshness(events: list[dict], versions: dict) -> tuple[list[float], in
 
 
 def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: list[str], seconds: float,
-                      warmup_seconds: float, job_flags: tuple[str, ...] = ()) -> dict:
+                      warmup_seconds: float) -> dict:
     """Run producer + job (with the job's default trigger); once the first rows are written, let the load
     run `warmup_seconds` (the JVM compiles its hot code over the first few dozen batches), then measure
     for `seconds`: the freshness percentiles of every event published in that time, and the staleness."""
     topic = stack.new_topic(name)
-    job, progress_log = start_job(stack, topic, work, name, *job_flags)
+    job, _ = start_job(stack, topic, work, name)
     record = work / f"{name}-published.jsonl"
     producer = None
     try:

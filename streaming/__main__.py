@@ -6,7 +6,6 @@ import argparse
 import logging
 import sys
 import threading
-import time
 from pathlib import Path
 
 from kafka.errors import KafkaError

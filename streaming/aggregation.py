@@ -80,24 +80,26 @@ def deduplicate(records: DataFrame, watermark: str) -> DataFrame:
 class WindowPartials:
     """One row per symbol and window of every size with a batch's part of that window, and one per reject.
 
-    The expressions are built once and reused by every batch: building them takes about a hundred
-    py4j calls, which was a live batch's largest cost in Python."""
+    The expressions are built once (a Spark session must be active) and reused by every batch: building
+    them takes about a hundred py4j calls, which was a live batch's largest cost in Python."""
 
     def __init__(self, window_seconds: list[int]):
-        self._window_seconds = list(window_seconds)
-        self._plan: tuple | None = None  # (sizes, grouping, aggregates, outputs), built at the first batch
+        self._sizes, self._grouping, self._aggregates, self._outputs = self._build(list(window_seconds))
 
     def of(self, batch: DataFrame) -> DataFrame:
         """The partials of one batch of de-duplicated keyed records."""
-        if self._plan is None:
-            self._plan = self._build()
-        sizes, grouping, aggregates, outputs = self._plan
-        return batch.withColumn("window_seconds", sizes).groupBy(*grouping).agg(*aggregates).select(*outputs)
+        return (
+            batch.withColumn("window_seconds", self._sizes)
+            .groupBy(*self._grouping)
+            .agg(*self._aggregates)
+            .select(*self._outputs)
+        )
 
-    def _build(self) -> tuple:
+    @staticmethod
+    def _build(window_seconds: list[int]) -> tuple:
         is_event = F.col("reason").isNull()
         sizes = F.explode(
-            F.when(is_event, F.array(*[F.lit(s) for s in self._window_seconds])).otherwise(F.array(F.lit(0)))
+            F.when(is_event, F.array(*[F.lit(s) for s in window_seconds])).otherwise(F.array(F.lit(0)))
         )
         size_ms = F.col("window_seconds").cast("long") * 1000
         window_start = F.when(is_event, F.col("event_time") - F.pmod(F.col("event_time"), size_ms))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pyspark.sql.streaming import StreamingQuery
 
-log = logging.getLogger("streaming.job")
+log = logging.getLogger(__name__)
 
 
 def describe_batch(progress: dict, rows_written: int, now: float) -> str:

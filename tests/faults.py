@@ -62,10 +62,8 @@ def stop(process: subprocess.Popen, timeout: float = 120) -> int:
 
 
 def batches_written(db) -> int:
-    """Micro-batches the aggregation queries have committed to Postgres (the sink's batch ledger)."""
-    with db.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM streaming_batches WHERE query_name = 'aggregates'")
-        return cursor.fetchone()[0]
+    """Micro-batches the aggregation query has committed to Postgres (the sink's batch ledger)."""
+    return len(ledger_batches(db))
 
 
 def ledger_batches(db) -> list[tuple[str, int]]:
@@ -75,6 +73,13 @@ def ledger_batches(db) -> list[tuple[str, int]]:
             "SELECT query_id, batch_id FROM streaming_batches WHERE query_name = 'aggregates' ORDER BY batch_id"
         )
         return cursor.fetchall()
+
+
+def checkpoint_batches(log_folder: Path) -> set[int]:
+    """The batch ids in a checkpoint's `offsets` or `commits` folder (none before the folder exists)."""
+    if not log_folder.exists():
+        return set()
+    return {int(p.name) for p in log_folder.iterdir() if p.name.isdigit()}
 
 
 def producer_totals(output: str) -> tuple[int, int]:

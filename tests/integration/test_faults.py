@@ -14,8 +14,8 @@ import pytest
 
 from devstack.process import wait_until
 from tests.faults import (
-    STREAMING_ARGS, batches_written, events_aggregated, kill_9, ledger, ledger_batches, producer_totals, report, start,
-    stop,
+    STREAMING_ARGS, batches_written, checkpoint_batches, events_aggregated, kill_9, ledger, ledger_batches,
+    producer_totals, report, start, stop,
 )
 from tests.helpers import publish, read_messages, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
@@ -172,8 +172,7 @@ def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, se
     def written_not_committed() -> int | None:
         """The newest batch in the sink's ledger when Spark has not committed it yet."""
         written = ledger_batches(db)
-        done = {int(p.name) for p in commits.iterdir() if p.name.isdigit()} if commits.exists() else set()
-        return written[-1][1] if written and written[-1][1] not in done else None
+        return written[-1][1] if written and written[-1][1] not in checkpoint_batches(commits) else None
 
     points, replays = [], []
     for kill in range(kills):

@@ -9,6 +9,7 @@ import pytest
 
 from common.settings import REPO_ROOT
 from devstack.process import wait_until
+from tests.faults import checkpoint_batches, kill_9, ledger_batches, start, stop
 from tests.helpers import publish, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
 
@@ -71,32 +72,23 @@ def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(stack, 
     publish(stack.bootstrap_servers, topic, trades(30_000, seed=7))
     env = pipeline_env(topic)
     checkpoint = tmp_path / "checkpoints" / topic / "aggregates"
+    offsets_log, commits_log = checkpoint / "offsets", checkpoint / "commits"
     log_file = tmp_path / "streaming.log"
 
-    def logged(folder: str) -> set[int]:
-        path = checkpoint / folder
-        return {int(p.name) for p in path.iterdir() if p.name.isdigit()} if path.exists() else set()
-
-    with log_file.open("w") as log:
-        job = subprocess.Popen(
-            [sys.executable, "-m", "streaming", "--trigger", "0 seconds", "--max-offsets-per-trigger", "1000",
-             "--watermark", "1 hour"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until(lambda: "aggregates batch 2:" in log_file.read_text(), 180, "three batches",
-                       alive=lambda: job.poll() is None)
-            # A batch in flight: its offsets are logged, its commit not yet.
-            wait_until(lambda: logged("offsets") - logged("commits"), 60, "a batch in flight", interval=0.005)
-            in_flight = max(logged("offsets"))
-            job.send_signal(signal.SIGTERM)
-            assert job.wait(timeout=120) == 0, log_file.read_text()
-        finally:
-            job.kill()
-    offsets, commits = logged("offsets"), logged("commits")
+    job = start("streaming", ["--trigger", "0 seconds", "--max-offsets-per-trigger", "1000", "--watermark", "1 hour"],
+                env, log_file)
+    try:
+        wait_until(lambda: "aggregates batch 2:" in log_file.read_text(), 180, "three batches",
+                   alive=lambda: job.poll() is None)
+        # A batch in flight: its offsets are logged, its commit not yet.
+        wait_until(lambda: checkpoint_batches(offsets_log) - checkpoint_batches(commits_log), 60, "a batch in flight",
+                   interval=0.005)
+        in_flight = max(checkpoint_batches(offsets_log))
+        assert stop(job) == 0, log_file.read_text()  # SIGTERM
+    finally:
+        kill_9(job)
+    offsets, commits = checkpoint_batches(offsets_log), checkpoint_batches(commits_log)
     assert max(offsets) == in_flight  # the batch in flight finished, and no other began
     assert offsets == commits == set(range(in_flight + 1))
-    with db.cursor() as cursor:
-        cursor.execute("SELECT batch_id FROM streaming_batches WHERE query_name = 'aggregates' ORDER BY batch_id")
-        assert [row[0] for row in cursor.fetchall()] == list(range(in_flight + 1))
+    assert [batch_id for _, batch_id in ledger_batches(db)] == list(range(in_flight + 1))
     assert f"aggregates batch {in_flight}:" in log_file.read_text()

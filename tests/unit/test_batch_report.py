@@ -41,7 +41,7 @@ class FakeQuery:
 
 
 def logged(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "streaming.job"]
+    return [r.getMessage() for r in caplog.records if r.name == "streaming.progress"]
 
 
 def test_the_line_says_rows_speed_duration_written_late_state_lag_and_watermark():
