@@ -9,14 +9,13 @@ import threading
 from pathlib import Path
 
 from kafka.errors import KafkaError
-from py4j.protocol import Py4JError
-from pyspark.errors import StreamingQueryException
 
 from common import flags
 from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
 from common.signals import StopSignals
 from common.topics import ensure_topics
+from streaming.graceful_stop import BatchesBegun, stop_between_batches
 from streaming.job import JobOptions, parse_duration, start_query
 from streaming.progress import BatchReport
 from streaming.session import build_spark_session
@@ -91,26 +90,6 @@ def parse_args(argv) -> JobOptions:
     )
 
 
-def stop_after_batch(spark, query, report: BatchReport, timeout: float = 120.0) -> None:
-    """Stop a query between micro-batches: the batch in flight is written and committed, no new one starts.
-
-    Spark's stop() interrupts a running batch, which leaves its offsets logged without a commit (the
-    batch is replayed at the next start), and Spark has no public graceful stop. So the query's own state
-    is set to TERMINATED, which its trigger loop reads before starting each batch; stop() then only
-    cleans up, and interrupts only a batch still running after `timeout` seconds."""
-    if query.isActive:
-        try:
-            runtime = spark.sparkContext._jvm.org.apache.spark.sql.execution.streaming.runtime
-            query._jsq.streamingQuery().state().set(getattr(getattr(runtime, "TERMINATED$"), "MODULE$"))
-            query.awaitTermination(timeout)
-        except Py4JError as exc:  # another Spark version's internals: fall back to stop()
-            log.warning("could not wait for the batch in flight (%s); stopping it", str(exc).splitlines()[0])
-        except StreamingQueryException:
-            pass  # the batch failed: main() reports the query's exception
-    query.stop()
-    report.poll(query)
-
-
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 1 when a query failed or a server is missing, 2 on bad settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -150,14 +129,15 @@ def main(argv=None) -> int:
         options.watermark,
         "until caught up" if options.available_now else f"trigger every {options.trigger}",
     )
-    report = BatchReport(options.progress_log)
-    query = start_query(spark, settings, options, report)
+    report, begun = BatchReport(options.progress_log), BatchesBegun()
+    query = start_query(spark, settings, options, report, begun)
     try:
         while not stop.is_set() and query.isActive and query.exception() is None:
             stop.wait(PROGRESS_POLL_SECONDS)
             report.poll(query)
     finally:
-        stop_after_batch(spark, query, report)
+        stop_between_batches(spark, query, begun)
+        report.poll(query)
     failure = query.exception()
     if failure is not None:
         log.error("query %s failed: %s", query.name, str(failure).splitlines()[0])

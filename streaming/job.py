@@ -13,6 +13,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from common.settings import Settings
 from streaming.aggregation import WindowPartials, deduplicate, keyed_records
+from streaming.graceful_stop import BatchesBegun
 from streaming.parsing import parse_records
 from streaming.progress import BatchReport
 from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
@@ -84,8 +85,10 @@ def old_layout_checkpoints(checkpoint_root: Path) -> list[Path]:
     return sorted(p for p in checkpoint_root.glob("*") if p.name == "rejects" or p.name.startswith("aggregates-"))
 
 
-def start_query(spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport) -> StreamingQuery:
-    """Start the job's one query: read and parse each record once, de-duplicate, write every window size."""
+def start_query(spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport,
+                begun: BatchesBegun) -> StreamingQuery:
+    """Start the job's one query: read and parse each record once, de-duplicate, write every window size.
+    Each batch is reported to `begun` as its sink function starts (for a stop between batches)."""
     checkpoint_root = settings.checkpoint_dir / settings.kafka_topic
     checkpoint = checkpoint_root / QUERY_NAME
     old = old_layout_checkpoints(checkpoint_root)
@@ -102,6 +105,7 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions, re
     query_ids: list[str] = []  # read from the checkpoint once, at the first batch
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
+        begun.began(batch_id)
         if not query_ids:
             query_ids.append(checkpoint_query_id(checkpoint))
         rows = partials.of(batch).collect()  # one action: the batch is read once
