@@ -43,35 +43,42 @@ def _is_finite(column: Column) -> Column:
 
 def _rejection_reason(raw: Column, key: Column) -> Column:
     """The first thing wrong with a record, or null when it is a valid contract message."""
-    checks: list[tuple[Column, str]] = [
-        (raw.isNull(), "empty value"),
-        (F.json_object_keys(raw).isNull(), "not a valid JSON object"),
+    # In the contract's order: the first that holds is the reason.
+    ordered: list[tuple[Column, str, bool]] = [  # (check, reason, reads the text again)
+        (raw.isNull(), "empty value", False),
+        (F.json_object_keys(raw).isNull(), "not a valid JSON object", True),
     ]
     for field in MESSAGE_FIELDS:
         parsed = F.col(field.name)
         present = F.get_json_object(raw, f"$.{field.name}").isNotNull()
-        checks.append((parsed.isNull() & present, f"{field.name} has the wrong type"))
+        ordered.append((parsed.isNull() & present, f"{field.name} has the wrong type", True))
         if field.required:
-            checks.append((parsed.isNull(), f"missing field {field.name}"))
+            ordered.append((parsed.isNull(), f"missing field {field.name}", False))
     price, volume = F.col("price"), F.col("volume")
-    checks += [
-        (~_is_finite(price) | (price <= 0), "price is not a finite positive number"),
-        (volume.isNotNull() & (~_is_finite(volume) | (volume < 0)), "volume is not a finite number >= 0"),
-        (~F.col("symbol").rlike(SYMBOL_PATTERN.pattern), "symbol is not a ticker"),
+    ordered += [
+        (~_is_finite(price) | (price <= 0), "price is not a finite positive number", False),
+        (volume.isNotNull() & (~_is_finite(volume) | (volume < 0)), "volume is not a finite number >= 0", False),
+        (~F.col("symbol").rlike(SYMBOL_PATTERN.pattern), "symbol is not a ticker", False),
         (
             ~F.col("event_time").between(EARLIEST_EVENT_MS, LATEST_EVENT_MS),
             "event_time is not epoch milliseconds between 2000 and 2100",
+            False,
         ),
-        (~F.col("source").isin(*SOURCES), "unknown source"),
+        (~F.col("source").isin(*SOURCES), "unknown source", False),
         # Keyed by symbol, a symbol's events keep their order on one partition (the contract).
-        (key.isNull() | (key != F.col("symbol")), "key is not the symbol"),
+        (key.isNull() | (key != F.col("symbol")), "key is not the symbol", False),
     ]
-    # Most records are valid: a check on the parsed fields alone lets them skip the chain
-    # (json_object_keys and get_json_object parse the text again).
+    # Most records are valid, and a valid one is known from the parsed fields alone: from_json puts a
+    # record with a field of the wrong type in the corrupt-record column. The text is parsed again
+    # (json_object_keys, get_json_object) only to name what is wrong with a reject.
     clean_parse = raw.isNotNull() & F.col(CORRUPT_COLUMN).isNull()
-    looks_valid = reduce(lambda acc, check: acc & ~F.coalesce(check[0], F.lit(True)), checks[2:], clean_parse)
-    first, *rest = checks
-    chain = F.when(first[0], F.lit(first[1]))
+    looks_valid = reduce(
+        lambda acc, check: acc & ~F.coalesce(check, F.lit(True)),
+        [check for check, _, rereads in ordered if not rereads],
+        clean_parse,
+    )
+    (first, first_reason, _), *rest = ordered
+    chain = F.when(first, F.lit(first_reason))
     return F.when(looks_valid, F.lit(None)).otherwise(
         reduce(lambda acc, check: acc.when(check[0], F.lit(check[1])), rest, chain)
     )
