@@ -1,0 +1,33 @@
+"""A batch's size in records, from the checkpoint's offset log (streaming/job.py), which picks its plan."""
+
+import json
+
+from streaming.job import batch_records, offsets_between
+
+
+def write_offsets(checkpoint, batch_id, offsets):
+    log = checkpoint / "offsets"
+    log.mkdir(parents=True, exist_ok=True)
+    (log / str(batch_id)).write_text("v1\n" + json.dumps({"batchWatermarkMs": 0}) + "\n" + json.dumps(offsets))
+
+
+def test_records_between_two_offset_entries_sum_over_partitions():
+    start = {"trades": {"0": 100, "1": 40, "2": 0}}
+    end = {"trades": {"0": 130, "1": 41, "2": 0}}
+    assert offsets_between(start, end) == 31
+
+
+def test_a_partition_without_a_start_offset_makes_the_size_unknown():
+    assert offsets_between({"trades": {"0": 5}}, {"trades": {"0": 9, "1": 3}}) is None
+
+
+def test_batch_records_reads_the_batch_and_the_one_before(tmp_path):
+    write_offsets(tmp_path, 6, {"trades": {"0": 10, "1": 20}})
+    write_offsets(tmp_path, 7, {"trades": {"0": 15, "1": 27}})
+    assert batch_records(tmp_path, 7) == 12
+
+
+def test_the_first_batch_and_a_missing_entry_have_no_known_size(tmp_path):
+    write_offsets(tmp_path, 0, {"trades": {"0": 10}})
+    assert batch_records(tmp_path, 0) is None  # it starts from the earliest offsets, not logged
+    assert batch_records(tmp_path, 3) is None
