@@ -12,7 +12,6 @@ to be safe, found under the query's progress lock (held by Spark while it logs o
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from py4j.clientserver import ClientServer
@@ -25,20 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class BatchesBegun:
-    """The newest batch id the sink's batch function has begun (it runs on another thread)."""
+    """The newest batch id the sink's batch function has begun. It runs on py4j's callback thread; one
+    attribute written there and read by the main thread needs no lock."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._latest: int | None = None
+        self.latest: int | None = None
 
     def began(self, batch_id: int) -> None:
-        with self._lock:
-            self._latest = batch_id
-
-    @property
-    def latest(self) -> int | None:
-        with self._lock:
-            return self._latest
+        self.latest = batch_id
 
 
 def safe_to_end(in_flight: int | None, latest_begun: int | None, thread_sleeping: bool) -> bool:
@@ -99,4 +92,6 @@ def _terminate_when_safe(spark, query, begun: BatchesBegun, timeout: float, poll
             finally:
                 progress_lock.unlock()
         time.sleep(poll_seconds)
-    query.awaitTermination(max(deadline - time.monotonic(), 0.001))
+    if not query.awaitTermination(max(deadline - time.monotonic(), 0.001)):
+        log.warning("the batch in flight did not end within %.0f s; interrupting it (it is replayed at the "
+                    "next start)", timeout)

@@ -18,6 +18,7 @@ import psycopg2
 
 from common.contract import message_problem
 from common.settings import REPO_ROOT
+from devstack.process import wait_until
 from tests.helpers import read_topic
 
 log = logging.getLogger("faults")
@@ -40,6 +41,24 @@ def start_command(argv: list, env: dict | None, log_path: Path) -> subprocess.Po
             argv, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def backlog_args(per_batch: int) -> list[str]:
+    """The streaming job's flags for a backlog read `per_batch` records a batch, back to back, late events
+    kept for an hour."""
+    return ["--trigger", "0 seconds", "--max-offsets-per-trigger", str(per_batch), "--watermark", "1 hour"]
+
+
+def start_backlog_job(env: dict, log_path: Path, per_batch: int, batches: int) -> subprocess.Popen:
+    """The streaming job with `backlog_args`, returned once it has logged `batches` batches."""
+    job = start("streaming", backlog_args(per_batch), env, log_path)
+    try:
+        wait_until(lambda: f"aggregates batch {batches - 1}:" in log_path.read_text(), 180, f"{batches} batches",
+                   alive=lambda: job.poll() is None)
+    except BaseException:
+        kill_9(job)
+        raise
+    return job
 
 
 def kill_9(process: subprocess.Popen) -> None:

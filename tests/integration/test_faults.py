@@ -14,8 +14,8 @@ import pytest
 
 from devstack.process import wait_until
 from tests.faults import (
-    STREAMING_ARGS, batches_written, checkpoint_batches, events_aggregated, kill_9, ledger, ledger_batches,
-    producer_totals, report, start, stop,
+    STREAMING_ARGS, backlog_args, batches_written, checkpoint_batches, events_aggregated, kill_9, ledger,
+    ledger_batches, producer_totals, report, start, start_backlog_job, stop,
 )
 from tests.helpers import publish, read_messages, run_module, table_rows, trades
 from tests.reference import assert_rows_match, reference_aggregates
@@ -111,11 +111,8 @@ def stop_postgres_while_running(stack, db, pipeline_env, topic, tmp_path, second
     publish(stack.bootstrap_servers, topic, events)
     env = pipeline_env(topic)
     job_log = tmp_path / "streaming.log"
-    job = start("streaming", ["--trigger", "0 seconds", "--max-offsets-per-trigger", "500", "--watermark", "1 hour"],
-                env, job_log)
+    job = start_backlog_job(env, job_log, per_batch=500, batches=2)
     try:
-        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 180, "two batches",
-                   alive=lambda: job.poll() is None)
         db.close()
         stack.postgres.stop()
         time.sleep(seconds)  # the outage itself; batches meanwhile are retried
@@ -167,7 +164,6 @@ def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, se
     job_log = tmp_path / "streaming.log"
     commits = tmp_path / "checkpoints" / topic / "aggregates" / "commits"
     rng = random.Random(seed)
-    args = ["--trigger", "0 seconds", "--max-offsets-per-trigger", "1000", "--watermark", "1 hour"]
 
     def written_not_committed() -> int | None:
         """The newest batch in the sink's ledger when Spark has not committed it yet."""
@@ -178,7 +174,7 @@ def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, se
     for kill in range(kills):
         more_batches, jitter = rng.randint(0, 3), rng.uniform(0, 2)
         target = batches_written(db) + more_batches
-        job = start("streaming", args, env, job_log)
+        job = start("streaming", backlog_args(1000), env, job_log)
         try:
             if kill == 0:  # the narrow window (tens of ms) between the two commits
                 replays.append(wait_until(written_not_committed, 240, "a batch written but not committed",

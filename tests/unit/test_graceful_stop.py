@@ -1,7 +1,5 @@
 """When a streaming query may be told to end without cutting a batch short (streaming/graceful_stop.py)."""
 
-import threading
-
 from streaming.graceful_stop import BatchesBegun, safe_to_end
 
 
@@ -23,10 +21,9 @@ def test_with_every_batch_committed_the_query_ends_only_while_its_thread_sleeps(
     assert not safe_to_end(in_flight=None, latest_begun=None, thread_sleeping=False)
 
 
-def test_batches_begun_keeps_the_newest_id_reported_from_another_thread():
+def test_batches_begun_keeps_the_newest_id():
     begun = BatchesBegun()
     assert begun.latest is None
-    worker = threading.Thread(target=lambda: [begun.began(batch_id) for batch_id in range(5)])
-    worker.start()
-    worker.join()
+    for batch_id in range(5):
+        begun.began(batch_id)
     assert begun.latest == 4
