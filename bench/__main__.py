@@ -32,7 +32,7 @@ class Sizes:
     """How big and how long each benchmark is."""
 
     runs: int = 3  # of every measurement but freshness (one run there is thousands of events)
-    backlog_events: int = 1_000_000
+    backlog_events: int = 2_000_000
     # The per-event baseline runs at a few thousand events/s: it reads the backlog's first events only.
     per_event_limit: int = 50_000
     hour_batch_events: int = 50_000  # maxOffsetsPerTrigger of the hour of trading, so state is evicted

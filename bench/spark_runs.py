@@ -10,15 +10,22 @@ from bench.stack import BenchStack, Watched
 from devstack.process import wait_until
 from streaming.job import QUERY_NAME
 
+THREE_QUERY_AGGREGATIONS = ("aggregates-1m", "aggregates-5m")  # bench.previous_job's queries, windows 1 and 5 min
 DURATION_KEYS = ("latestOffset", "queryPlanning", "getBatch", "addBatch", "walCommit", "commitOffsets")
 
 
-def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str) -> tuple[Watched, Path]:
-    """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file."""
+def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str,
+              tree: Path | None = None) -> tuple[Watched, Path]:
+    """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file.
+    With `tree`, the three-query job of bench.previous_job runs instead, through its progress probe."""
     checkpoints = work / f"{name}-checkpoints"  # each run has its own name in a fresh work folder
     progress = work / f"{name}-progress.jsonl"
-    job = Watched("streaming", ["--progress-log", str(progress), *flags], stack.env(topic, checkpoints),
-                  work / f"{name}.log")
+    log_path = work / f"{name}.log"
+    if tree is None:
+        job = Watched("streaming", ["--progress-log", str(progress), *flags], stack.env(topic, checkpoints), log_path)
+    else:
+        job = Watched("bench.progress_probe", [str(progress), *flags],
+                      stack.env(topic, checkpoints, PYTHONPATH=str(tree)), log_path, cwd=tree)
     return job, progress
 
 
@@ -30,8 +37,8 @@ def read_progress(path: Path) -> list[dict]:
 
 
 def aggregation_batches(progress: list[dict]) -> list[dict]:
-    """The progress of the job's batches that read rows."""
-    return [p for p in progress if p["name"] == QUERY_NAME and p["numInputRows"] > 0]
+    """The progress of the job's batches that read rows (the three-query job's: its aggregation queries')."""
+    return [p for p in progress if p["name"] in (QUERY_NAME, *THREE_QUERY_AGGREGATIONS) and p["numInputRows"] > 0]
 
 
 def time_breakdown(progress: list[dict]) -> dict:
@@ -52,7 +59,7 @@ def state_size(progress: list[dict]) -> dict:
     """Rows and bytes in the state stores after the job's last batch."""
     last: dict = {}
     for p in progress:
-        if p["name"] == QUERY_NAME and p.get("stateOperators"):
+        if p["name"] in (QUERY_NAME, *THREE_QUERY_AGGREGATIONS) and p.get("stateOperators"):
             last[p["name"]] = p["stateOperators"]
     rows = sum(op["numRowsTotal"] for ops in last.values() for op in ops)
     memory = sum(op["memoryUsedBytes"] for ops in last.values() for op in ops)

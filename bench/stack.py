@@ -100,12 +100,12 @@ def tree_rss(process: psutil.Process) -> int:
 class Watched:
     """A `python -m module` child process whose peak resident memory (with its children) is sampled."""
 
-    def __init__(self, module: str, args: list[str], env: dict, log_path: Path):
+    def __init__(self, module: str, args: list[str], env: dict, log_path: Path, cwd: Path = REPO_ROOT):
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.started = time.monotonic()
         self.peak_rss = 0

@@ -1,5 +1,8 @@
-"""The highest input rate the job sustains with a 1-second trigger: live load at rising rates, each
-step passing while the micro-batches stay under the trigger interval and the job keeps up."""
+"""The highest input rate the job sustains with its default trigger: live load at rising rates, each
+step passing while the micro-batches stay under a second (p90) and the job keeps up.
+
+The default trigger is 250 ms and a batch's fixed cost alone is about twice that, so under load
+batches run back to back; what bounds the lag is the batch's length, hence the 1 s budget."""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from devstack.process import StackError, wait_until
 WARMUP_BATCHES = 1  # the first batch under load still adjusts to the rate
 WARMUP = (200, 2)  # events/s and seconds of light load that make the job compile its code first
 CATCH_UP_SECONDS = 5
+BATCH_BUDGET_MS = 1000
 
 
-def judge_step(progress: list[dict], published: int, since: str = "", trigger_ms: int = 1000) -> dict:
+def judge_step(progress: list[dict], published: int, since: str = "", budget_ms: int = BATCH_BUDGET_MS) -> dict:
     """p90 batch duration over the steady batches (started at `since` or later, ISO time) of every
     query, and whether the job kept up."""
     steady = {}
@@ -30,14 +34,14 @@ def judge_step(progress: list[dict], published: int, since: str = "", trigger_ms
     p90 = percentile(durations, 0.9) if durations else None
     kept_up = bool(read) and min(read.values()) >= published
     return {"batch_ms_p90": p90, "batches": len(durations), "kept_up": kept_up,
-            "sustained": bool(p90 is not None and p90 <= trigger_ms and kept_up)}
+            "sustained": bool(p90 is not None and p90 <= budget_ms and kept_up)}
 
 
 def measure_rate(stack: BenchStack, work: Path, rate: int, seconds: float, workers: int) -> dict:
-    """One step: the job with a 1-second trigger under `rate` events/s of live trades."""
+    """One step: the job with its default trigger under `rate` events/s of live trades."""
     topic = stack.new_topic(f"sustained-{rate}")
     name = f"sustained-{rate}"
-    job, progress_file = start_job(stack, topic, work, name, "--trigger", "1 second")
+    job, progress_file = start_job(stack, topic, work, name)
     try:
         wait_started(job)
         warmup = loadgen.publish_paced(stack.bootstrap_servers, topic, *WARMUP, workers=1)

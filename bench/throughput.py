@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import baselines, loadgen
 from bench.exactness import check_table, empty_tables
+from bench.previous_job import extract_three_query_job
 from bench.spark_runs import aggregation_batches, read_progress, start_job, state_size, time_breakdown
 from bench.stack import BenchStack
 from bench.stats import spread, spread_runs
@@ -41,10 +42,13 @@ def processing_span_seconds(progress: list[dict]) -> float:
     return max(ends) - min(starts)
 
 
-def run_streaming(stack: BenchStack, backlog: dict, work: Path, name: str, *flags: str) -> dict:
-    """One --available-now run from a new checkpoint over the backlog: speed, memory, exactness."""
+def run_streaming(stack: BenchStack, backlog: dict, work: Path, name: str, *flags: str,
+                  tree: Path | None = None) -> dict:
+    """One --available-now run from a new checkpoint over the backlog: speed, memory, exactness
+    (with `tree`, of the three-query job of bench.previous_job)."""
     empty_tables(stack.database_url)
-    job, progress_file = start_job(stack, backlog["topic"], work, name, "--available-now", "--windows", WINDOWS, *flags)
+    job, progress_file = start_job(stack, backlog["topic"], work, name, "--available-now", "--windows", WINDOWS, *flags,
+                                   tree=tree)
     seconds = job.wait(timeout=1800)
     progress = read_progress(progress_file)
     events = backlog["generator"]["events"]
@@ -76,13 +80,18 @@ def run_baseline(stack: BenchStack, backlog: dict, kind: str, limit: int | None)
 
 
 def measure_backlog(stack: BenchStack, work: Path, sizes) -> dict:
-    """Streaming --available-now (gzip as the producer writes, and lz4) and both baselines, `runs` times."""
+    """Streaming --available-now (gzip as the producer writes, and lz4) and both baselines, `runs` times;
+    the three-query job once, on the same backlog."""
     results: dict = {}
     gzip_backlog = prepare_backlog(stack, sizes.backlog_events, "gzip")
     results["generator"] = gzip_backlog["generator"]
     results["generator_rate"] = spread([gzip_backlog["generator"]["events_per_second"]])
     runs = [run_streaming(stack, gzip_backlog, work, f"backlog-gzip-{n}") for n in range(sizes.runs)]
     results["streaming_gzip"] = summarize_runs(runs)
+    three_query_job = extract_three_query_job(work)
+    if three_query_job is not None:  # the job before the one-pass rewrite, once (it is the slowest run)
+        before = run_streaming(stack, gzip_backlog, work, "backlog-three-queries", tree=three_query_job)
+        results["three_queries_gzip"] = summarize_runs([before])
     per_event = [run_baseline(stack, gzip_backlog, "per_event", sizes.per_event_limit) for _ in range(sizes.runs)]
     results["baseline_per_event"] = summarize_runs(per_event)
     batched = [run_baseline(stack, gzip_backlog, "batched", None) for _ in range(sizes.runs)]

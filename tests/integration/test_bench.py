@@ -1,12 +1,16 @@
 """A smoke run of the benchmark harness with tiny sizes on the test stack (the real figures come
 from `make bench`, never from `make test`)."""
 
+import subprocess
+
 import pytest
 
 from bench.loadgen import SYMBOLS, partition_groups
+from bench.previous_job import extract_three_query_job
 from bench.stack import BenchStack
 from bench.throughput import prepare_backlog, run_baseline, run_streaming
 from bench.webapi import measure_web_api
+from common.settings import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,6 +41,23 @@ def test_the_backlog_harness_measures_streaming_and_both_baselines_exactly(bench
     # most one id per event plus its windows.
     assert 8 <= streaming["state"]["rows"] <= 3 * events
     assert streaming["peak_rss_bytes"] > 256 * 2**20  # the driver and its JVM were sampled, not a stub
+
+
+def test_the_three_query_job_from_history_runs_exactly_on_the_same_backlog(bench_stack, tmp_path):
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True,
+                             text=True).stdout.strip()
+    if shallow != "false":
+        pytest.skip("the three-query job is taken from the repository's history: a full git clone has it")
+    backlog = prepare_backlog(bench_stack, 2_000, "gzip")
+    tree = extract_three_query_job(tmp_path)
+    assert tree is not None
+
+    before = run_streaming(bench_stack, backlog, tmp_path, "smoke-before", tree=tree)
+
+    assert before["exact"], before["problem"]
+    assert set(before["breakdown"]) == {"aggregates-1m", "aggregates-5m", "rejects"}  # each reads the topic
+    assert all(q["rows"] == backlog["generator"]["events"] for q in before["breakdown"].values())
+    assert before["batches"] == 2  # one batch of each aggregation query
 
 
 
