@@ -20,11 +20,12 @@ from bench.stats import spread_runs
 from bench.sustained import find_sustained_rate
 from bench.throughput import measure_backlog
 from bench.webapi import measure_web_api
+from bench.webpage import measure_web_page
 from common.settings import REPO_ROOT
 
 log = logging.getLogger("bench")
 
-SCENARIOS = ("backlog", "sustained", "freshness", "web", "producer")
+SCENARIOS = ("backlog", "sustained", "freshness", "web", "page", "producer")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Sizes:
     freshness_warmup_seconds: float = 30
     web_rows: int = 1_000_000
     web_seconds: int = 10
+    page_history_rows: tuple[int, ...] = (10_000, 100_000, 1_000_000)  # the page's poll cost at each
+    page_polls: int = 30
+    page_viewers: int = 500
+    page_viewer_seconds: float = 60
     # Asked for more than kafka-python can publish, so the figure is the producer's ceiling.
     producer_rate: int = 100_000
     producer_cycles: int = 4
@@ -57,7 +62,8 @@ FRESHNESS_LOADS = {
 }
 QUICK = Sizes(runs=1, backlog_events=200_000, per_event_limit=10_000, hour_batch_events=20_000,
               sustained_rates=(5_000, 20_000), sustained_seconds=15, freshness_seconds=20,
-              freshness_warmup_seconds=15, web_seconds=5, producer_rate=20_000, producer_cycles=2)
+              freshness_warmup_seconds=15, web_seconds=5, page_history_rows=(10_000, 100_000), page_polls=10,
+              page_viewer_seconds=20, producer_rate=20_000, producer_cycles=2)
 
 
 def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, ...]) -> dict:
@@ -78,6 +84,9 @@ def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, 
         }
     if "web" in only:
         results["web_api"] = measure_web_api(stack, work, sizes.web_rows, sizes.runs, sizes.web_seconds)
+    if "page" in only:
+        results["web_page"] = measure_web_page(stack, work, sizes.page_history_rows, sizes.page_polls,
+                                               sizes.page_viewers, sizes.page_viewer_seconds)
     return results
 
 

@@ -46,6 +46,10 @@ def _count(x):
     return f"{x:,.0f}"
 
 
+def _percent(x):
+    return f"{x:.0f} %"
+
+
 def _rate_or_below(x):
     return _rate(x) if x > 0 else f"below {-x:,.0f} ev/s"
 
@@ -137,6 +141,29 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
              web_figure(results, endpoint, "p50"), _ms, "", None),
             (f"`/api/{endpoint}` p99", p99, _ms, "≤ 50 ms", met(p99, lambda v: v <= 0.05)),
             (f"`/api/{endpoint}` throughput", web_figure(results, endpoint, "requests_per_second"), _req, "", None),
+        ]
+    before = _get(results, "web_page.seven_request_poll_cost") or {}
+    for rows_count, cost in (_get(results, "web_page.poll_cost") or {}).items():
+        fresh = single(cost["fresh"]["p50"])
+        rows += [
+            (f"Page poll (`/api/snapshot`), fresh after a write, {int(rows_count):,} rows: p50", fresh, _ms, "≤ 20 ms",
+             met(fresh, lambda v: v <= 0.02)),
+            ("… p95", single(cost["fresh"]["p95"]), _ms, "", None),
+            ("… from the shared cache, p50", single(cost["cached"]["p50"]), _ms, "", None),
+        ]
+        if rows_count in before:
+            rows.append(("… before: the page's seven requests, p50", single(before[rows_count]["fresh"]["p50"]),
+                         _ms, "", None))
+    viewers = _get(results, "web_page.viewers")
+    if viewers:
+        p99 = single(viewers.get("p99"))
+        rows += [
+            (f"{viewers['viewers']} viewers polling every 5 s, batches committing: p99", p99, _ms, "≤ 50 ms",
+             met(p99, lambda v: v <= 0.05)),
+            ("… p50", single(viewers.get("p50")), _ms, "", None),
+            ("… requests answered", single(viewers["requests"]), _count, "", None),
+            ("… errors", single(viewers["errors"]), _count, "0", met(single(viewers["errors"]), lambda v: v == 0)),
+            ("… answered 304 Not Modified", single(100 * viewers["not_modified_share"]), _percent, "", None),
         ]
     rows += [
         ("Peak RSS, streaming job (JVM included)", single(rss), _mib, "≤ 1.5 GiB", met(single(rss), lambda v: v <= 1.5 * GIB)),

@@ -10,14 +10,14 @@ from bench.stack import BenchStack, Watched
 from devstack.process import wait_until
 from streaming.job import QUERY_NAME
 
-THREE_QUERY_AGGREGATIONS = ("aggregates-1m", "aggregates-5m")  # bench.previous_job's queries, windows 1 and 5 min
+THREE_QUERY_AGGREGATIONS = ("aggregates-1m", "aggregates-5m")  # bench.history's queries, windows 1 and 5 min
 DURATION_KEYS = ("latestOffset", "queryPlanning", "getBatch", "addBatch", "walCommit", "commitOffsets")
 
 
 def start_job(stack: BenchStack, topic: str, work: Path, name: str, *flags: str,
               tree: Path | None = None) -> tuple[Watched, Path]:
     """Start `python -m streaming flags` on a fresh checkpoint; the process and its progress file.
-    With `tree`, the three-query job of bench.previous_job runs instead, through its progress probe."""
+    With `tree`, the three-query job of bench.history runs instead, through its progress probe."""
     checkpoints = work / f"{name}-checkpoints"  # each run has its own name in a fresh work folder
     progress = work / f"{name}-progress.jsonl"
     log_path = work / f"{name}.log"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench import baselines, loadgen
 from bench.exactness import check_table, empty_tables
-from bench.previous_job import extract_three_query_job
+from bench.history import extract_three_query_job
 from bench.spark_runs import aggregation_batches, read_progress, start_job, state_size, time_breakdown
 from bench.stack import BenchStack
 from bench.stats import spread, spread_runs
@@ -45,7 +45,7 @@ def processing_span_seconds(progress: list[dict]) -> float:
 def run_streaming(stack: BenchStack, backlog: dict, work: Path, name: str, *flags: str,
                   tree: Path | None = None) -> dict:
     """One --available-now run from a new checkpoint over the backlog: speed, memory, exactness
-    (with `tree`, of the three-query job of bench.previous_job)."""
+    (with `tree`, of the three-query job of bench.history)."""
     empty_tables(stack.database_url)
     job, progress_file = start_job(stack, backlog["topic"], work, name, "--available-now", "--windows", WINDOWS, *flags,
                                    tree=tree)

@@ -48,6 +48,7 @@ def fill_table(database_url: str, rows: int) -> int:
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE stock_aggregates")
+            cursor.execute("ANALYZE")  # the tables the triggers filled too, as autovacuum would soon
     finally:
         connection.close()
     return count
@@ -81,7 +82,7 @@ def measure_web_api(stack: BenchStack, work: Path, rows: int, runs: int, seconds
     webapp = Watched("webapp", ["--port", str(port)], stack.env("unused", work), work / "webapp.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base + "/healthz"), 60, "webapp", alive=lambda: webapp.process.poll() is None)
+        wait_until(lambda: answers_ok(base + "/healthz"), 60, "webapp", alive=lambda: webapp.process.poll() is None)
         results = {name: [run_wrk(base + path, clients, seconds) for _ in range(runs)]
                    for name, path in ENDPOINTS.items()}
     finally:
@@ -89,7 +90,8 @@ def measure_web_api(stack: BenchStack, work: Path, rows: int, runs: int, seconds
     return {"rows": count, "clients": clients, "runs": results, "webapp_peak_rss_bytes": webapp.peak_rss}
 
 
-def _answers(url: str) -> bool:
+def answers_ok(url: str) -> bool:
+    """Does `url` answer 200 now?"""
     try:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:

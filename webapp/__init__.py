@@ -6,6 +6,7 @@ from flask import Flask
 
 from common.settings import load_settings
 from webapp import api, db, pages
+from webapp.cache import AnswerCache
 
 SECURITY_HEADERS = {
     # Scripts only from this app. The chart library styles its canvases inline, and inline
@@ -18,7 +19,8 @@ SECURITY_HEADERS = {
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS)."""
+    """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS,
+    ANSWER_CHECK_SECONDS)."""
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the table's column order in answers
     # Data older than STALE_SECONDS is flagged: market closed, or the pipeline stopped.
@@ -31,8 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
             POLL_SECONDS=settings.web_poll_seconds,
         )
     app.config.setdefault("POLL_SECONDS", 5)
+    # How often a process asks whether the data changed: an answer lags a commit by that much at most.
+    app.config.setdefault("ANSWER_CHECK_SECONDS", 0.25)
     app.config.update(config or {})
     db.init_app(app)
+    app.extensions["answer_cache"] = AnswerCache(app.config["ANSWER_CHECK_SECONDS"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
 

@@ -1,16 +1,18 @@
-"""`python -m webapp`: serve the live page and the JSON API (waitress; Flask's server with --debug)."""
+"""`python -m webapp`: serve the live page and the JSON API (gunicorn, one worker process per core;
+Flask's development server with --debug)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from common import flags
 from common.servers import ServerUnreachable, require_postgres
 from common.settings import SettingsError, load_settings, mask_url_password
-from common.signals import StopSignals
 from webapp import create_app
+from webapp.server import GunicornServer, default_workers, listen
 
 log = logging.getLogger("webapp")
 
@@ -20,13 +22,10 @@ def parse_args(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m webapp", description=__doc__)
     parser.add_argument("--host", type=flags.host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=flags.port, default=5000, help="port (default 5000)")
+    parser.add_argument("--workers", type=flags.positive_int, default=default_workers(),
+                        help="worker processes (default: one per core)")
     parser.add_argument("--debug", action="store_true", help="Flask's development server with reloading")
     return parser.parse_args(argv)
-
-
-def stop_serving() -> None:
-    """Leave waitress's loop: it shuts its worker threads down on SystemExit."""
-    raise SystemExit(0)
 
 
 def main(argv=None) -> int:
@@ -51,17 +50,25 @@ def main(argv=None) -> int:
         log.info("serving on http://%s:%d/", args.host, args.port)
         app.run(host=args.host, port=args.port, debug=True)
         return 0
-    from waitress import create_server
-
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=8, ident=None)
+        listener = listen(args.host, args.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
         return 1
-    log.info("serving on http://%s:%d/", args.host, args.port)
-    StopSignals(stop_serving, "finishing the requests in flight").install()
-    server.run()
-    log.info("stopped")
+    log.info("serving on http://%s:%d/ with %d worker process%s", args.host, args.port, args.workers,
+             "" if args.workers == 1 else "es")
+    master = os.getpid()
+    try:
+        GunicornServer(app, listener, args.workers).run()  # SIGTERM / Ctrl-C: gunicorn stops gracefully
+    except SystemExit as exc:
+        if os.getpid() != master:
+            raise  # a worker leaving: gunicorn's own exit
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code == 0:
+            log.info("stopped")
+        else:
+            log.error("stopped with exit status %d", code)
+        return code
     return 0
 
 

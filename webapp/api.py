@@ -1,14 +1,17 @@
-"""The JSON API: latest rows per symbol, the analytics views (indicators, spikes, movers) and health."""
+"""The JSON API: latest rows per symbol, the analytics views (indicators, spikes, movers), one
+snapshot of what the page shows, and health. Data answers are shared between viewers (webapp.cache)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import params, queries
+from webapp.cache import AnswerCache
 from webapp.db import read_only
 
 log = logging.getLogger(__name__)
@@ -16,6 +19,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 QUALITY_HOURS = 24
+RECENT_SPIKES_LIMIT = 50  # the spike notice compares each answer with the previous one
 
 
 @bp.errorhandler(params.BadParameter)
@@ -31,6 +35,29 @@ def database_unavailable(exc):
     return jsonify(error="the database is unavailable; retry shortly"), 503
 
 
+def read_version() -> int:
+    """The data version the cached answers are keyed on."""
+    with read_only() as connection:
+        return queries.data_version(connection)
+
+
+def shared(view):
+    """An endpoint whose JSON answer is computed once per data version and request, served to every
+    viewer from the cache, with an ETag (304 Not Modified when the viewer's copy is current)."""
+
+    @functools.wraps(view)
+    def answer_from_cache(*args, **kwargs):
+        cache: AnswerCache = current_app.extensions["answer_cache"]
+        answer = cache.answer(request.full_path, read_version,
+                              lambda: current_app.json.dumps(view(*args, **kwargs)).encode())
+        response = current_app.response_class(answer.body, mimetype="application/json")
+        response.set_etag(answer.etag)
+        response.cache_control.no_cache = True  # the browser asks again each poll, and gets 304s
+        return response.make_conditional(request)
+
+    return answer_from_cache
+
+
 def series_params(symbol=params.symbol) -> tuple:
     """symbol (read with `symbol`), window seconds, limit and since of a request, validated."""
     return (
@@ -42,58 +69,106 @@ def series_params(symbol=params.symbol) -> tuple:
 
 
 @bp.get("/api/latest")
+@shared
 def latest():
     """The newest row of the requested window size (default 1m) for every symbol."""
     seconds = params.window_seconds(request.args.get("window"))
     with read_only() as connection:
-        return jsonify(queries.latest_per_symbol(connection, seconds))
+        return queries.latest_per_symbol(connection, seconds)
 
 
 @bp.get("/api/aggregates")
+@shared
 def aggregates():
     """Rows of one symbol and window size in ascending window order (an unknown symbol: [])."""
     series = series_params()
     with read_only() as connection:
-        return jsonify(queries.aggregates_for_symbol(connection, *series))
+        return queries.aggregates_for_symbol(connection, *series)
 
 
 @bp.get("/api/indicators")
+@shared
 def indicators():
     """SMA 5/20, EMA 5/20 and Bollinger bands per candle of one symbol and window size, oldest first."""
     series = series_params()
     with read_only() as connection:
-        return jsonify(queries.indicators_for_symbol(connection, *series))
+        return queries.indicators_for_symbol(connection, *series)
 
 
 @bp.get("/api/spikes")
+@shared
 def spikes():
     """Candles of one window size whose close moved >= 2 % from their open, oldest first (symbol optional)."""
     series = series_params(params.optional_symbol)
     with read_only() as connection:
-        return jsonify(queries.spikes(connection, *series))
+        return queries.spikes(connection, *series)
 
 
 @bp.get("/api/movers")
+@shared
 def movers():
     """Symbols ranked by their move over the last hour and the day so far, for one window size."""
     seconds = params.window_seconds(request.args.get("window"))
     with read_only() as connection:
-        return jsonify(queries.top_movers(connection, seconds))
+        return queries.top_movers(connection, seconds)
 
 
 @bp.get("/api/symbols")
+@shared
 def symbols():
     """Symbols with data, with their newest window."""
     with read_only() as connection:
-        return jsonify(queries.symbols(connection))
+        return queries.symbols(connection)
 
 
 @bp.get("/api/quality")
+@shared
 def quality():
     """Rejected events of the last 24 hours, by reason."""
     with read_only() as connection:
-        reasons = queries.rejects_by_reason(connection, QUALITY_HOURS)
-    return jsonify(hours=QUALITY_HOURS, rejected=sum(r["events"] for r in reasons), reasons=reasons)
+        return quality_report(connection)
+
+
+def quality_report(connection) -> dict:
+    """Rejected events of the last QUALITY_HOURS, in total and by reason."""
+    reasons = queries.rejects_by_reason(connection, QUALITY_HOURS)
+    return {"hours": QUALITY_HOURS, "rejected": sum(r["events"] for r in reasons), "reasons": reasons}
+
+
+@bp.get("/api/snapshot")
+@shared
+def snapshot():
+    """What the page shows, in one answer: the latest rows of the window size, the charted symbol's
+    candles (each with its volume and indicators) and spikes, the spikes of the newest hour, the top movers, data quality, and
+    the mean events per candle of each size over the newest hour (the page's first view).
+    The charted symbol is `symbol` when the table has it, else the first symbol of the latest rows."""
+    seconds = params.window_seconds(request.args.get("window"))
+    wanted = params.optional_symbol(request.args.get("symbol"))
+    limit = params.limit(request.args.get("limit"))
+    with read_only() as connection:
+        latest_rows = queries.latest_per_symbol(connection, seconds)
+        events = queries.candle_events(connection)
+        symbols = [row["symbol"] for row in latest_rows]
+        charted = wanted if wanted in symbols else (symbols[0] if symbols else None)
+        chart = {"candles": [], "spikes": []}
+        if charted:
+            candles = queries.candles_for_symbol(connection, charted, seconds, limit)
+            chart = {
+                "candles": candles,
+                # only the charted candles' spikes: the since bound keeps the query off the history
+                "spikes": queries.spikes(connection, charted, seconds, limit, candles[0]["window_start"]),
+            }
+        return {
+            "window": request.args.get("window", "1m"),
+            "symbol": charted,
+            "latest": latest_rows,
+            **chart,
+            "recent_spikes": queries.recent_spikes(connection, seconds, RECENT_SPIKES_LIMIT),
+            "candle_events": {name: events.get(size) for name, size in params.WINDOW_SIZES.items()
+                              if events.get(size) is not None},
+            "movers": queries.top_movers(connection, seconds),
+            "quality": quality_report(connection),
+        }
 
 
 @bp.get("/healthz")

@@ -38,7 +38,9 @@ LATEST_PER_SYMBOL = text(
     """
 )
 
-NEWEST_UPDATE = text("SELECT max(updated_at) AS newest FROM stock_aggregates")
+# data_version (sql/011) is one row kept by triggers: no scan of the table.
+NEWEST_UPDATE = text("SELECT newest_update FROM data_version")
+DATA_VERSION = text("SELECT version FROM data_version")
 
 INDICATOR_FIELDS = (
     "symbol, window_start, window_end, open_price, high_price, low_price, close_price, candle_number, "
@@ -74,31 +76,128 @@ AGGREGATES_FOR_SYMBOL = newest_oldest_first(
     AGGREGATE_FIELDS, "stock_aggregates", f"symbol = :symbol AND {TABLE_WINDOW_SIZE}"
 )
 
-# The view's since filter stays above its window functions, so the EMA still starts at the first candle.
-INDICATORS_FOR_SYMBOL = newest_oldest_first(
-    INDICATOR_FIELDS, "candle_indicators", f"symbol = :symbol AND {VIEW_WINDOW_SIZE}"
-)
+# The indicators of candle_indicators, over the candles asked for only: the EMAs and candle numbers
+# are kept per candle in candle_ema (sql/011), and the 5- and 20-candle averages and bands need only
+# the 19 candles before the oldest one returned. The same aggregates over the same closes in the same
+# order as the view, so the same values. The since filter cuts the answer, not the history.
+def indicators_query(fields: str) -> TextClause:
+    """The indicators statement, returning `fields` (INDICATOR_FIELDS, and the table's volume)."""
+    return text(
+        f"""
+    SELECT {fields}
+    FROM (
+        SELECT
+            a.symbol, a.window_start, a.window_end, a.open_price, a.high_price, a.low_price, a.close_price, a.volume,
+            e.candle_number,
+            CASE WHEN e.candle_number >= 5 THEN avg(a.close_price) OVER last_5 END AS sma_5,
+            CASE WHEN e.candle_number >= 20 THEN avg(a.close_price) OVER last_20 END AS sma_20,
+            e.ema_5,
+            e.ema_20,
+            CASE WHEN e.candle_number >= 20
+                 THEN avg(a.close_price) OVER last_20 + 2 * stddev_samp(a.close_price) OVER last_20 END
+                 AS bollinger_upper,
+            CASE WHEN e.candle_number >= 20
+                 THEN avg(a.close_price) OVER last_20 - 2 * stddev_samp(a.close_price) OVER last_20 END
+                 AS bollinger_lower,
+            row_number() OVER (ORDER BY a.window_start DESC) AS from_newest
+        FROM (
+            SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, volume
+            FROM stock_aggregates
+            WHERE symbol = :symbol AND {TABLE_WINDOW_SIZE}
+            ORDER BY window_start DESC
+            LIMIT :limit + 19
+        ) a
+        CROSS JOIN LATERAL (  -- one primary-key probe per candle, never a scan of candle_ema
+            SELECT candle_number, ema_5, ema_20
+            FROM candle_ema
+            WHERE symbol = a.symbol AND window_size = a.window_end - a.window_start AND window_start = a.window_start
+        ) e
+        WINDOW series AS (ORDER BY a.window_start),
+               last_5 AS (series ROWS 4 PRECEDING),
+               last_20 AS (series ROWS 19 PRECEDING)
+    ) recent
+    WHERE from_newest <= :limit AND {SINCE}
+    ORDER BY window_start
+    """
+    )
+
+
+INDICATORS_FOR_SYMBOL = indicators_query(INDICATOR_FIELDS)
+# The page's chart in one statement: the candles with their volume and indicators.
+CANDLES_FOR_SYMBOL = indicators_query(INDICATOR_FIELDS.replace("close_price,", "close_price, volume,"))
 
 SPIKES = newest_oldest_first(
     SPIKE_FIELDS, "price_spikes", f"{VIEW_WINDOW_SIZE} AND (CAST(:symbol AS text) IS NULL OR symbol = :symbol)"
 )
 
+# The view top_movers, for one window size, from index probes: per symbol and period its first and
+# last candle and how many there are, through the (symbol, size, window_start) index, instead of the
+# view's aggregation over every candle of the day. The periods are the view's: windows starting after
+# newest - 1 h, and from the newest window's UTC day on (a microsecond earlier, so `>` includes it).
 # The last hour first, then the day so far; each ranked, biggest move first.
 TOP_MOVERS = text(
     f"""
-    SELECT period, rank, symbol, change_pct, first_open, last_close, candles, first_window_start, last_window_end
-    FROM top_movers
-    WHERE {VIEW_WINDOW_SIZE}
+    WITH newest AS (  -- written as a probe: inside this query the planner would not turn max() into one
+        SELECT window_start AS newest_start FROM stock_aggregates ORDER BY window_start DESC LIMIT 1
+    ), periods AS (
+        SELECT 'hour' AS period, newest_start - interval '1 hour' AS after FROM newest
+        UNION ALL
+        SELECT 'day', date_trunc('day', newest_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 microsecond'
+        FROM newest
+    ), moves AS (
+        SELECT p.period, s.symbol, first.open_price AS first_open, last.close_price AS last_close, counted.candles,
+               first.window_start AS first_window_start, last.window_end AS last_window_end
+        FROM periods p
+        CROSS JOIN symbol_summary s
+        CROSS JOIN LATERAL (
+            SELECT open_price, window_start FROM stock_aggregates
+            WHERE symbol = s.symbol AND {TABLE_WINDOW_SIZE} AND window_start > p.after
+            ORDER BY window_start LIMIT 1
+        ) first
+        CROSS JOIN LATERAL (
+            SELECT close_price, window_end FROM stock_aggregates
+            WHERE symbol = s.symbol AND {TABLE_WINDOW_SIZE} AND window_start > p.after
+            ORDER BY window_start DESC LIMIT 1
+        ) last
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS candles FROM stock_aggregates
+            WHERE symbol = s.symbol AND {TABLE_WINDOW_SIZE} AND window_start > p.after
+        ) counted
+    )
+    SELECT period,
+           row_number() OVER (PARTITION BY period ORDER BY abs(change_pct) DESC, symbol) AS rank,
+           symbol, change_pct, first_open, last_close, candles, first_window_start, last_window_end
+    FROM (SELECT *, (last_close / first_open - 1) * 100 AS change_pct FROM moves) ranked
     ORDER BY period = 'day', rank
     """
 )
 
-SYMBOLS = text(
+SYMBOLS = text("SELECT symbol, newest_window_end, updated_at FROM symbol_summary ORDER BY symbol")
+
+# How full the candles of each size are, over the newest hour of data (the page's first view).
+CANDLE_EVENTS = text(
     """
-    SELECT symbol, max(window_end) AS newest_window_end, max(updated_at) AS updated_at
+    SELECT extract(epoch FROM window_end - window_start) AS seconds, avg(event_count) AS mean_events
     FROM stock_aggregates
-    GROUP BY symbol
-    ORDER BY symbol
+    WHERE window_start > CAST(:newest_end AS timestamptz) - interval '1 hour'
+    GROUP BY window_end - window_start
+    """
+)
+NEWEST_WINDOW_END = text("SELECT max(newest_window_end) FROM symbol_summary")
+
+# The spike notice's spikes: those of the newest hour of data, so the index on window_start reads
+# an hour of candles whatever the history.
+RECENT_SPIKES = text(
+    f"""
+    SELECT * FROM (
+        SELECT {SPIKE_FIELDS}
+        FROM price_spikes
+        WHERE {VIEW_WINDOW_SIZE}
+          AND window_start > (SELECT max(newest_window_end) FROM symbol_summary) - interval '1 hour'
+        ORDER BY window_start DESC, symbol DESC
+        LIMIT :limit
+    ) newest
+    ORDER BY window_start, symbol
     """
 )
 
@@ -121,7 +220,8 @@ def as_json_value(value):
 
 
 def _rows(result) -> list[dict]:
-    return [{k: as_json_value(v) for k, v in row._mapping.items()} for row in result]
+    keys = list(result.keys())
+    return [dict(zip(keys, map(as_json_value, row))) for row in result]
 
 
 def latest_per_symbol(connection: Connection, window_seconds: int) -> list[dict]:
@@ -132,6 +232,11 @@ def latest_per_symbol(connection: Connection, window_seconds: int) -> list[dict]
 def newest_update(connection: Connection) -> datetime | None:
     """When the table was last written, or None when it is empty."""
     return connection.execute(NEWEST_UPDATE).scalar()
+
+
+def data_version(connection: Connection) -> int:
+    """A number that changes in every transaction that writes the aggregates or the rejects."""
+    return connection.execute(DATA_VERSION).scalar()
 
 
 def _series(statement: TextClause, connection: Connection, symbol, window_seconds: int, limit: int, since) -> list[dict]:
@@ -159,9 +264,28 @@ def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: i
     return _series(INDICATORS_FOR_SYMBOL, connection, symbol, window_seconds, limit, since)
 
 
+def candles_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int) -> list[dict]:
+    """The newest candles of one symbol and size with their volume and indicators, oldest first."""
+    return _series(CANDLES_FOR_SYMBOL, connection, symbol, window_seconds, limit, None)
+
+
 def spikes(connection: Connection, symbol: str | None, window_seconds: int, limit: int, since) -> list[dict]:
     """Candles that moved at least the spike threshold from their open, oldest first (any symbol: None)."""
     return _series(SPIKES, connection, symbol, window_seconds, limit, since)
+
+
+def recent_spikes(connection: Connection, window_seconds: int, limit: int) -> list[dict]:
+    """Spikes of every symbol in the newest hour of data, oldest first."""
+    return _rows(connection.execute(RECENT_SPIKES, {"window_seconds": window_seconds, "limit": limit}))
+
+
+def candle_events(connection: Connection) -> dict[int, float]:
+    """Per window size (seconds), the mean events per candle over the newest hour of data."""
+    # The bound is passed as a value: compared with a subquery, the planner chose a scan of the table.
+    newest_end = connection.execute(NEWEST_WINDOW_END).scalar()
+    if newest_end is None:
+        return {}
+    return {int(seconds): float(mean) for seconds, mean in connection.execute(CANDLE_EVENTS, {"newest_end": newest_end})}
 
 
 def top_movers(connection: Connection, window_seconds: int) -> list[dict]:

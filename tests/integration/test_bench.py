@@ -6,13 +6,21 @@ import subprocess
 import pytest
 
 from bench.loadgen import SYMBOLS, partition_groups
-from bench.previous_job import extract_three_query_job
+from bench.history import extract_three_query_job
 from bench.stack import BenchStack
 from bench.throughput import prepare_backlog, run_baseline, run_streaming
 from bench.webapi import measure_web_api
+from bench.webpage import measure_web_page
 from common.settings import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def full_history() -> bool:
+    """Is this a git checkout with its whole history (bench.history takes earlier versions from it)?"""
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True,
+                             text=True).stdout.strip()
+    return shallow == "false"
 
 
 @pytest.fixture
@@ -44,9 +52,7 @@ def test_the_backlog_harness_measures_streaming_and_both_baselines_exactly(bench
 
 
 def test_the_three_query_job_from_history_runs_exactly_on_the_same_backlog(bench_stack, tmp_path):
-    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True,
-                             text=True).stdout.strip()
-    if shallow != "false":
+    if not full_history():
         pytest.skip("the three-query job is taken from the repository's history: a full git clone has it")
     backlog = prepare_backlog(bench_stack, 2_000, "gzip")
     tree = extract_three_query_job(tmp_path)
@@ -70,3 +76,16 @@ def test_the_web_harness_loads_both_endpoints_with_wrk(bench_stack, tmp_path):
         assert 0 < run["p50"] <= run["p99"]
         assert run["requests_per_second"] >= 1.0  # a 1 s run that answered at least once
     assert result["webapp_peak_rss_bytes"] > 20 * 2**20  # a Python process with Flask loaded was sampled
+
+
+def test_the_page_harness_measures_poll_cost_and_viewers_without_errors(bench_stack, tmp_path):
+    result = measure_web_page(bench_stack, tmp_path, history_rows=(2_000,), polls=3, viewers=20, viewer_seconds=3,
+                              poll_seconds=1)
+    cost = result["poll_cost"]["2000"]
+    assert cost["fresh"]["samples"] == cost["cached"]["samples"] == 3
+    viewers = result["viewers"]
+    assert viewers["errors"] == 0 and viewers["viewers"] == 20
+    assert 40 <= viewers["requests"] <= 80  # 20 viewers, one poll a second for 3 s
+    assert viewers["batches_committed"] >= 2
+    if full_history():  # the webapp of before, from history, measured on the same table
+        assert result["seven_request_poll_cost"]["2000"]["fresh"]["samples"] == 3

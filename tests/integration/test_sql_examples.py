@@ -1,6 +1,6 @@
 """Every query of sql/examples.sql runs and returns exactly the rows it should, at any time of day."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 

@@ -7,6 +7,8 @@ from bench.loadgen import backlog_messages
 from bench.report import README_END, README_START, render_markdown, replace_between_markers
 from bench.stats import latency_percentiles, percentile, spread, spread_runs
 from bench.sustained import judge_step
+from bench.viewers import summarize as summarize_viewers
+from bench.viewers import viewer_paths
 from bench.webapi import parse_wrk
 from bench.window_state import WindowBook
 from tests.helpers import trades
@@ -111,6 +113,11 @@ def test_the_report_marks_targets_and_replaces_only_the_readme_table():
                                                                "runs": 3}, "exact": True},
                     "three_queries_gzip": {"events_per_second": {"median": 20_000, "min": 20_000, "max": 20_000,
                                                                  "runs": 1}, "exact": True}},
+        "web_page": {"poll_cost": {"10000": {"fresh": {"p50": 0.012, "p95": 0.025}, "cached": {"p50": 0.0011}},
+                                   "1000000": {"fresh": {"p50": 0.031, "p95": 0.04}, "cached": {"p50": 0.0012}}},
+                     "seven_request_poll_cost": {"1000000": {"fresh": {"p50": 0.9}}},
+                     "viewers": {"viewers": 500, "requests": 6000, "errors": 0, "p50": 0.004, "p99": 0.062,
+                                 "not_modified_share": 0.25}},
     }
     table = render_markdown(results)
     assert "| Streaming `--available-now`, 1,000,000-event backlog (gzip), whole run | 50,000 ev/s | 40,000 ev/s – 60,000 ev/s | 3 | ≥ batched baseline | **no** |" in table
@@ -118,8 +125,28 @@ def test_the_report_marks_targets_and_replaces_only_the_readme_table():
     assert "| Streaming ÷ per-event baseline | 25.0× |  | 1 |  |  |" in table
     assert "| Before: the three-query job, same backlog, whole run | 20,000 ev/s |  | 1 |  |  |" in table
     assert "| One pass ÷ three queries, whole run | 2.5× |  | 1 |  |  |" in table
+    assert "| Page poll (`/api/snapshot`), fresh after a write, 10,000 rows: p50 | 12.0 ms |  | 1 | ≤ 20 ms | yes |" in table
+    assert "| Page poll (`/api/snapshot`), fresh after a write, 1,000,000 rows: p50 | 31.0 ms |  | 1 | ≤ 20 ms | **no** |" in table
+    assert "| … before: the page's seven requests, p50 | 900 ms |  | 1 |  |  |" in table
+    assert table.count("… before: the page's seven requests") == 1  # only where it was measured
+    assert "| 500 viewers polling every 5 s, batches committing: p99 | 62.0 ms |  | 1 | ≤ 50 ms | **no** |" in table
+    assert "| … errors | 0 |  | 1 | 0 | yes |" in table
+    assert "| … answered 304 Not Modified | 25 % |  | 1 |  |  |" in table
     assert "streaming yes, three-query job yes, per-event baseline yes, batched baseline yes" in table
     readme = f"# Title\n{README_START}\nold\n{README_END}\nafter\n"
     assert replace_between_markers(readme, "new") == f"# Title\n{README_START}\nnew\n{README_END}\nafter\n"
     with pytest.raises(ValueError):
         replace_between_markers("# no markers", "new")
+
+
+def test_viewer_requests_are_summarized_with_errors_apart_from_304s():
+    requests = [(0.010, 200), (0.020, 304), (0.030, 304), (0.040, "ClientConnectorError"), (1.0, 503)]
+    summary = summarize_viewers(requests, seconds=5)
+    assert summary["requests"] == 5 and summary["requests_per_second"] == 1.0
+    assert summary["errors"] == 2
+    assert summary["statuses"] == {"200": 1, "304": 2, "ClientConnectorError": 1, "503": 1}
+    assert summary["not_modified_share"] == 0.4
+    assert summary["p50"] == 0.03 and summary["max"] == 1.0
+    paths = viewer_paths(500)
+    assert paths == viewer_paths(500) and all(p.startswith("/api/snapshot?window=") for p in paths)
+    assert 0.6 < sum("window=1m" in p for p in paths) / 500 < 0.8  # mostly 1-minute candles

@@ -41,6 +41,7 @@ BAD_VALUES = {
     "webapp": {
         "--host": ["", "a b", "x..y"],
         "--port": ["0", "70000", "-1", "x"],
+        "--workers": ["0", "-2", "many"],
     },
 }
 CASES = [

@@ -1,7 +1,6 @@
 // Analytics on the live page: moving-average and Bollinger overlays on the chart (each switchable),
 // spike markers on the candles, the top-movers panel, and a notice when a new spike arrives.
-// Loaded before app.js, which calls these. Data from the server is only ever written as text.
-"use strict";
+// Data from the server is only ever written as text.
 
 // One entry per checkbox of #overlays; Bollinger draws two lines (the middle band is SMA 20).
 const OVERLAYS = [
@@ -13,22 +12,23 @@ const OVERLAYS = [
 ];
 const SPIKE_NOTICE_SECONDS = 10;
 
-const epochSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
-const signedPct = (v) => `${v >= 0 ? "+" : ""}${Number(v).toFixed(2)}%`;
-const clock = (iso) => new Date(iso).toISOString().slice(11, 16);
+export const epochSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
+export const signedPct = (v) => `${v >= 0 ? "+" : ""}${Number(v).toFixed(2)}%`;
+export const clock = (iso) => new Date(iso).toISOString().slice(11, 16);
 
-// The overlays and spike markers of the chart; their state is mirrored in #chart's data attributes.
-function createOverlays(chart, candleSeries, chartBox) {
+// The overlays and spike markers of the chart (`charts` is the lightweight-charts library); their
+// state is mirrored in #chart's data attributes.
+export function createOverlays(charts, chart, candleSeries, chartBox) {
   const overlays = OVERLAYS.map((overlay) => {
     const toggle = document.querySelector(`#overlays input[data-overlay="${overlay.key}"]`);
     toggle.parentElement.querySelector(".swatch").style.background = overlay.color;
-    const lines = overlay.fields.map(() => chart.addSeries(LightweightCharts.LineSeries, {
+    const lines = overlay.fields.map(() => chart.addSeries(charts.LineSeries, {
       color: overlay.color, lineWidth: overlay.thin ? 1 : 2,
       priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, visible: toggle.checked,
     }));
     return { ...overlay, toggle, lines };
   });
-  const markers = LightweightCharts.createSeriesMarkers(candleSeries, []);
+  const markers = charts.createSeriesMarkers(candleSeries, []);
 
   function showVisible() {
     chartBox.dataset.overlays = overlays.filter((o) => o.lines[0].options().visible).map((o) => o.key).join(" ");
@@ -69,7 +69,7 @@ function createOverlays(chart, candleSeries, chartBox) {
 }
 
 // The top-movers panel: one ranked list per period; clicking a symbol charts it.
-function renderMovers(rows, onSelect) {
+export function renderMovers(rows, onSelect) {
   for (const period of ["hour", "day"]) {
     const list = document.getElementById(`movers-${period}`);
     list.replaceChildren(...rows.filter((r) => r.period === period).map((row) => {
@@ -90,7 +90,7 @@ function renderMovers(rows, onSelect) {
 }
 
 // A short notice for spikes that appear after the page has seen a window size's spikes once.
-function createSpikeNotice(box) {
+export function createSpikeNotice(box) {
   let seen = null; // spike keys already known for seen.windowName; null until the first answer
   let hideTimer = null;
 

@@ -1,12 +1,19 @@
-// The live page: polls the JSON API and updates the table, the chart (with the overlays of
-// analytics.js), the top movers and the status lines in place.
+// The live page: polls /api/snapshot (everything the page shows, for one window size) and updates
+// the table, the chart, the top movers and the status lines in place. One refresh runs at a time,
+// and each reads the window size once, so the table and the chart always show the same size.
 // Data from the server is only ever written as text (textContent), never as markup.
-"use strict";
+import { getJson } from "./api.js";
+import { clock, createSpikeNotice, renderMovers, signedPct } from "./analytics.js";
+import { createCandleChart } from "./chart.js";
+
+const CHOSEN_WINDOW = "stock-pipeline.window"; // localStorage: the size the user picked
 
 const pollSeconds = Number(document.body.dataset.pollSeconds) || 5;
 const staleSeconds = Number(document.body.dataset.staleSeconds) || 120;
 const windowSelect = document.getElementById("window");
-const tbody = document.querySelector("#latest tbody");
+const windowNote = document.getElementById("window-note");
+const table = document.getElementById("latest");
+const tbody = table.querySelector("tbody");
 const emptyNote = document.getElementById("empty");
 const freshness = document.getElementById("freshness");
 const quality = document.getElementById("quality");
@@ -15,27 +22,16 @@ const chartBox = document.getElementById("chart");
 
 const previous = new Map(); // symbol -> what its row showed, to highlight changes
 let selected = null; // the charted symbol
-let chartKey = null; // symbol|window the chart holds
 let newestUpdate = null;
 let lastError = null;
+let firstView = true;
 
 const price = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
 const whole = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString());
 
-const chart = LightweightCharts.createChart(chartBox, {
-  autoSize: true,
-  layout: { background: { color: "#172029" }, textColor: "#8b98a5" },
-  grid: { vertLines: { color: "#22303c" }, horzLines: { color: "#22303c" } },
-  timeScale: { timeVisible: true, secondsVisible: false },
-});
-const candles = chart.addSeries(LightweightCharts.CandlestickSeries, {
-  upColor: "#26a69a", downColor: "#ef5350", wickUpColor: "#26a69a", wickDownColor: "#ef5350", borderVisible: false,
-});
-const volumes = chart.addSeries(LightweightCharts.HistogramSeries, {
-  priceFormat: { type: "volume" }, priceScaleId: "volume", color: "#3d5166",
-});
-chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
-const overlays = createOverlays(chart, candles, chartBox); // analytics.js
+// The chart library is a separate script: when it did not load, the table still works.
+const chart = window.LightweightCharts ? createCandleChart(window.LightweightCharts, chartBox) : null;
+if (!chart) chartBox.dataset.unavailable = "true";
 const spikeNotice = createSpikeNotice(document.getElementById("spike-notice"));
 
 function cell(text, className) {
@@ -71,61 +67,11 @@ function renderRow(row) {
   return tr;
 }
 
-function candleOf(row) {
-  return { time: epochSeconds(row.window_start), open: row.open_price, high: row.high_price, low: row.low_price,
-           close: row.close_price };
-}
-
-function volumeOf(row) {
-  const up = row.close_price >= row.open_price;
-  return { time: epochSeconds(row.window_start), value: row.volume ?? 0, color: up ? "#1f5f58" : "#7a2e2d" };
-}
-
-async function getJson(path) {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.json();
-}
-
-async function refreshChart() {
-  if (!selected) return;
-  const key = `${selected}|${windowSelect.value}`;
-  const query = new URLSearchParams({ symbol: selected, window: windowSelect.value, limit: "200" });
-  const [rows, indicators] = await Promise.all([getJson(`/api/aggregates?${query}`), getJson(`/api/indicators?${query}`)]);
-  // Only the charted candles' spikes: a since bound keeps the query off the series' whole history.
-  if (rows.length) query.set("since", rows[0].window_start);
-  const spikes = rows.length ? await getJson(`/api/spikes?${query}`) : [];
-  const shown = candles.data();
-  const newest = rows[rows.length - 1];
-  if (key === chartKey && newest && shown.length && shown[shown.length - 1].time === epochSeconds(newest.window_start)) {
-    // The newest candle keeps forming: change it in place.
-    candles.update(candleOf(newest));
-    volumes.update(volumeOf(newest));
-  } else {
-    // Another symbol or window, or a new candle (which also settles the previous one): redraw.
-    candles.setData(rows.map(candleOf));
-    volumes.setData(rows.map(volumeOf));
-    if (key !== chartKey) chart.timeScale().fitContent();
-    chartKey = key;
-  }
-  overlays.drawIndicators(indicators);
-  overlays.drawSpikes(spikes);
-  chartTitle.textContent = `${selected} · ${windowSelect.value} candles`;
-  chartBox.dataset.candles = String(candles.data().length);
-  chartBox.dataset.lastClose = rows.length ? String(rows[rows.length - 1].close_price) : "";
-}
-
-function selectSymbol(symbol) {
-  selected = symbol;
-  for (const tr of tbody.rows) tr.classList.toggle("selected", tr.dataset.symbol === symbol);
-  refreshChart().catch((error) => { lastError = error.message; renderFreshness(); });
-}
-
 function renderFreshness() {
   let text;
   let stale = true;
   if (lastError) {
-    text = `cannot reach the API: ${lastError}`;
+    text = `cannot load the data: ${lastError}`;
   } else if (!newestUpdate) {
     text = "no data yet: is the pipeline running?";
   } else {
@@ -139,42 +85,108 @@ function renderFreshness() {
   freshness.classList.toggle("stale", stale);
 }
 
-async function refreshQuality() {
-  const report = await getJson("/api/quality");
+function renderQuality(report) {
   quality.textContent = `${report.rejected} rejected event${report.rejected === 1 ? "" : "s"} in the last ${report.hours} h`;
   quality.classList.toggle("has-rejects", report.rejected > 0);
 }
 
-async function refreshMovers() {
-  renderMovers(await getJson(`/api/movers?window=${encodeURIComponent(windowSelect.value)}`), selectSymbol);
+// Everything one snapshot holds, all of one window size.
+function render(snapshot, size) {
+  selected = snapshot.symbol;
+  tbody.replaceChildren(...snapshot.latest.map(renderRow));
+  table.dataset.window = size;
+  emptyNote.hidden = snapshot.latest.length > 0;
+  const updates = snapshot.latest.map((r) => Date.parse(r.updated_at)).filter(Number.isFinite);
+  newestUpdate = updates.length ? new Date(Math.max(...updates)) : null;
+  chartBox.dataset.window = size;
+  if (!selected) {
+    chartTitle.textContent = "–";
+  } else if (chart) {
+    chart.show(`${selected}|${size}`, snapshot.candles, snapshot.spikes);
+    chartTitle.textContent = `${selected} · ${size} candles`;
+  } else {
+    chartTitle.textContent = `${selected} · ${size}: the chart library did not load, the table still updates`;
+  }
+  renderMovers(snapshot.movers, selectSymbol);
+  spikeNotice.check(snapshot.recent_spikes, size);
+  renderQuality(snapshot.quality);
 }
 
-async function refreshSpikeNotice() {
-  const size = windowSelect.value;
-  spikeNotice.check(await getJson(`/api/spikes?window=${encodeURIComponent(size)}&limit=50`), size);
+// The first view, when the user never picked a size: the finest one whose candles of the newest
+// hour hold more than one event (with a Finnhub key the producer polls each minute, so 1-minute
+// candles hold one quote each and would draw as flat dashes).
+function chooseFirstWindow(candleEvents) {
+  const sizes = [...windowSelect.options].map((o) => o.value);
+  const finest = sizes.find((size) => (candleEvents[size] ?? 0) > 1);
+  if (!finest || finest === sizes[0]) return null;
+  const events = Number(candleEvents[sizes[0]] ?? 0).toFixed(1);
+  windowNote.textContent = `Showing ${finest} candles: the ${sizes[0]} candles of the newest hour hold ${events} `
+    + "event on average, too few to draw. Pick another size; the page remembers it.";
+  windowNote.hidden = false;
+  return finest;
 }
 
-async function refresh() {
+async function refreshOnce() {
+  const size = windowSelect.value; // read once: everything below is of this size
+  const query = new URLSearchParams({ window: size, limit: "200" });
+  if (selected) query.set("symbol", selected);
   try {
-    const rows = await getJson(`/api/latest?window=${encodeURIComponent(windowSelect.value)}`);
-    // Keep the charted symbol while the table has it; otherwise chart the first row.
-    if (!rows.some((row) => row.symbol === selected)) selected = rows.length ? rows[0].symbol : null;
-    tbody.replaceChildren(...rows.map(renderRow));
-    emptyNote.hidden = rows.length > 0;
-    const updates = rows.map((r) => Date.parse(r.updated_at)).filter(Number.isFinite);
-    newestUpdate = updates.length ? new Date(Math.max(...updates)) : null;
-    await Promise.all([refreshChart(), refreshQuality(), refreshMovers(), refreshSpikeNotice()]);
+    const snapshot = await getJson(`/api/snapshot?${query}`);
     lastError = null;
+    if (firstView && snapshot.latest.length) {
+      firstView = false;
+      const better = localStorage.getItem(CHOSEN_WINDOW) ? null : chooseFirstWindow(snapshot.candle_events);
+      if (better && windowSelect.value === size) {
+        windowSelect.value = better;
+        requestRefresh();
+        return;
+      }
+    }
+    render(snapshot, size);
   } catch (error) {
     lastError = error.message;
   }
   renderFreshness();
 }
 
+let running = null; // the refresh in flight
+let again = false; // something asked for a refresh while one ran
+
+// One refresh at a time: a request during a refresh runs one more right after it.
+function requestRefresh() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    do {
+      again = false;
+      await refreshOnce();
+    } while (again);
+  })().finally(() => {
+    running = null;
+  });
+  return running;
+}
+
+function selectSymbol(symbol) {
+  selected = symbol;
+  for (const tr of tbody.rows) tr.classList.toggle("selected", tr.dataset.symbol === symbol);
+  requestRefresh();
+}
+
+async function poll() {
+  await requestRefresh();
+  setTimeout(poll, pollSeconds * 1000);
+}
+
+const chosen = localStorage.getItem(CHOSEN_WINDOW);
+if (chosen && [...windowSelect.options].some((o) => o.value === chosen)) windowSelect.value = chosen;
 windowSelect.addEventListener("change", () => {
+  localStorage.setItem(CHOSEN_WINDOW, windowSelect.value);
+  windowNote.hidden = true;
   previous.clear();
-  refresh();
+  requestRefresh();
 });
-refresh();
-setInterval(refresh, pollSeconds * 1000);
+poll();
 setInterval(renderFreshness, 1000);

@@ -1,0 +1,179 @@
+-- What the webapp reads instead of folding the whole history, kept by triggers on every write to
+-- stock_aggregates (the streaming job's sink, the baselines, a hand-written INSERT alike):
+--   candle_ema      the EMA 5 / 20 and the candle number of candle_indicators, per candle. A write
+--                   recomputes each touched series forward from its earliest changed candle, seeded
+--                   with the candle before it: live, that is the newest one or two candles; a late
+--                   event that changed an older candle recomputes from there. The values are the
+--                   view's own: the same ema_step, in the same order.
+--   symbol_summary  per symbol, its newest window end and when it was last written.
+--   data_version    one row: a counter bumped by every statement that changes stock_aggregates or
+--                   rejected_events, in the writing transaction (so a reader sees the new number
+--                   exactly when it can see the new rows), and when the aggregates were last written.
+--                   The webapp keys its cached answers on it.
+-- Idempotent: safe to apply again; the first application fills candle_ema and symbol_summary from
+-- the rows already there.
+
+CREATE TABLE IF NOT EXISTS candle_ema (
+    symbol         text             NOT NULL,
+    window_size    interval         NOT NULL,
+    window_start   timestamptz      NOT NULL,
+    candle_number  bigint           NOT NULL,
+    ema_5          double precision NOT NULL,
+    ema_20         double precision NOT NULL,
+    PRIMARY KEY (symbol, window_size, window_start)
+);
+
+CREATE TABLE IF NOT EXISTS symbol_summary (
+    symbol             text        PRIMARY KEY,
+    newest_window_end  timestamptz NOT NULL,
+    updated_at         timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS data_version (
+    only_row      boolean     PRIMARY KEY DEFAULT true CHECK (only_row),
+    version       bigint      NOT NULL DEFAULT 0,
+    newest_update timestamptz
+);
+INSERT INTO data_version (only_row) VALUES (true) ON CONFLICT DO NOTHING;
+
+-- ema() of 005 continued from a known state: `seed` is the EMA of the candle before the first row.
+CREATE OR REPLACE FUNCTION ema_seeded_step(state double precision, value double precision, periods integer,
+                                           seed double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ema_step(coalesce(state, seed), value, periods) $$;
+
+CREATE OR REPLACE AGGREGATE ema_from(double precision, integer, double precision) (
+    SFUNC = ema_seeded_step,
+    STYPE = double precision
+);
+
+-- Recompute one series' candle_ema from the candle starting at p_from onwards.
+-- JIT off: on a table not analyzed yet, the planner overestimates these small statements and JIT
+-- compiles them for hundreds of milliseconds, inside the writer's transaction.
+CREATE OR REPLACE FUNCTION refresh_candle_ema(p_symbol text, p_size interval, p_from timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET jit = off
+AS $$
+DECLARE
+    before_number bigint;
+    before_ema_5  double precision;
+    before_ema_20 double precision;
+BEGIN
+    SELECT candle_number, ema_5, ema_20 INTO before_number, before_ema_5, before_ema_20
+    FROM candle_ema
+    WHERE symbol = p_symbol AND window_size = p_size AND window_start < p_from
+    ORDER BY window_start DESC
+    LIMIT 1;
+    DELETE FROM candle_ema WHERE symbol = p_symbol AND window_size = p_size AND window_start >= p_from;
+    INSERT INTO candle_ema (symbol, window_size, window_start, candle_number, ema_5, ema_20)
+    SELECT symbol, p_size, window_start,
+           coalesce(before_number, 0) + row_number() OVER so_far,
+           ema_from(close_price, 5, before_ema_5) OVER so_far,
+           ema_from(close_price, 20, before_ema_20) OVER so_far
+    FROM stock_aggregates
+    WHERE symbol = p_symbol AND window_end - window_start = p_size AND window_start >= p_from
+    WINDOW so_far AS (ORDER BY window_start ROWS UNBOUNDED PRECEDING);
+END
+$$;
+
+-- Statement triggers: `changed_rows` is the transition table (new rows, or old ones for a DELETE;
+-- an UPDATE also passes its old rows as `old_rows`, in case a key changed).
+CREATE OR REPLACE FUNCTION stock_aggregates_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+SET jit = off
+AS $$
+DECLARE
+    series record;
+BEGIN
+    -- (Each transition table is named in its own branch: a statement naming a table the trigger
+    -- does not pass fails when it runs.)
+    IF TG_OP = 'UPDATE' THEN
+        FOR series IN
+            SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
+            FROM (SELECT symbol, window_start, window_end FROM changed_rows
+                  UNION ALL
+                  SELECT symbol, window_start, window_end FROM old_rows) touched
+            GROUP BY 1, 2
+        LOOP
+            PERFORM refresh_candle_ema(series.symbol, series.size, series.first_start);
+        END LOOP;
+    ELSE
+        FOR series IN
+            SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
+            FROM changed_rows
+            GROUP BY 1, 2
+        LOOP
+            PERFORM refresh_candle_ema(series.symbol, series.size, series.first_start);
+        END LOOP;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM symbol_summary WHERE symbol IN (SELECT symbol FROM changed_rows);
+        INSERT INTO symbol_summary (symbol, newest_window_end, updated_at)
+        SELECT symbol, max(window_end), max(updated_at) FROM stock_aggregates
+        WHERE symbol IN (SELECT symbol FROM changed_rows)
+        GROUP BY symbol;
+    ELSE
+        INSERT INTO symbol_summary AS s (symbol, newest_window_end, updated_at)
+        SELECT symbol, max(window_end), max(updated_at) FROM changed_rows GROUP BY symbol
+        ON CONFLICT (symbol) DO UPDATE
+        SET newest_window_end = greatest(s.newest_window_end, excluded.newest_window_end),
+            updated_at = greatest(s.updated_at, excluded.updated_at);
+    END IF;
+    UPDATE data_version
+    SET version = version + 1,
+        newest_update = CASE WHEN TG_OP = 'DELETE' THEN newest_update
+                             ELSE greatest(newest_update, (SELECT max(updated_at) FROM changed_rows)) END;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION stock_aggregates_truncated()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    TRUNCATE candle_ema, symbol_summary;
+    UPDATE data_version SET version = version + 1, newest_update = NULL;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION data_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE data_version SET version = version + 1;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER stock_aggregates_inserted AFTER INSERT ON stock_aggregates
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_changed();
+CREATE OR REPLACE TRIGGER stock_aggregates_updated AFTER UPDATE ON stock_aggregates
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_changed();
+CREATE OR REPLACE TRIGGER stock_aggregates_deleted AFTER DELETE ON stock_aggregates
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_changed();
+CREATE OR REPLACE TRIGGER stock_aggregates_emptied AFTER TRUNCATE ON stock_aggregates
+    FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_truncated();
+CREATE OR REPLACE TRIGGER rejected_events_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rejected_events
+    FOR EACH STATEMENT EXECUTE FUNCTION data_changed();
+
+-- The first application over existing rows: every series from its first candle.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM candle_ema) AND EXISTS (SELECT FROM stock_aggregates) THEN
+        PERFORM refresh_candle_ema(symbol, window_end - window_start, '-infinity')
+        FROM stock_aggregates GROUP BY symbol, window_end - window_start;
+        INSERT INTO symbol_summary (symbol, newest_window_end, updated_at)
+        SELECT symbol, max(window_end), max(updated_at) FROM stock_aggregates GROUP BY symbol
+        ON CONFLICT (symbol) DO NOTHING;
+        UPDATE data_version SET version = version + 1,
+                                newest_update = (SELECT max(updated_at) FROM stock_aggregates);
+    END IF;
+END
+$$;

@@ -1,0 +1,149 @@
+"""How the webapp serves many viewers: answers shared per data version with ETags, one snapshot per
+page poll, indicators from the kept EMA state, and `python -m webapp` as several worker processes
+that stop cleanly. Against the real Postgres (the triggers of sql/011 do the bookkeeping)."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import psutil
+from sqlalchemy import event
+
+from common.settings import REPO_ROOT
+from devstack.process import free_port, port_accepts, wait_until
+from tests import analytics_reference as reference
+from tests.candles import insert_candles, random_series
+from webapp import create_app
+from webapp.queries import as_json_value
+
+START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+MINUTE = timedelta(minutes=1)
+
+
+def app_client(stack, check_seconds):
+    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_CHECK_SECONDS": check_seconds})
+    return app, app.test_client()
+
+
+def data_version(db) -> int:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT version FROM data_version")
+        return cursor.fetchone()[0]
+
+
+def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(stack, db):
+    insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
+    app, client = app_client(stack, check_seconds=0)
+    first = client.get("/api/latest")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
+    etag = first.headers["ETag"]
+    again = client.get("/api/latest", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+
+    version = data_version(db)
+    insert_candles(db, random_series("MSFT", START, 1, 1, seed=2))
+    assert data_version(db) > version  # the write bumped the version in its own transaction
+    changed = client.get("/api/latest", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert [r["symbol"] for r in changed.get_json()] == ["AAPL", "MSFT"]
+
+    with db.cursor() as cursor:  # a reject also changes what the page shows
+        cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+                       " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')")
+    assert client.get("/api/quality").get_json()["rejected"] == 1
+
+
+def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db):
+    insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
+    app, client = app_client(stack, check_seconds=60)
+    statements = []
+    event.listen(app.extensions["db_engine"], "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    first = client.get("/api/snapshot?window=1m")
+    assert sum("FROM data_version" in s for s in statements) == 1
+    first_poll = len(statements)
+    assert first_poll > 1
+    viewers = [client.get("/api/snapshot?window=1m") for _ in range(20)]
+    assert len(statements) == first_poll  # 20 more viewers cost no query at all
+    assert {v.data for v in viewers} == {first.data}
+
+
+def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(stack, db):
+    candles = [*random_series("AAPL", START, 1, 30, seed=11), *random_series("MSFT", START, 1, 3, seed=12)]
+    insert_candles(db, candles)
+    app, client = app_client(stack, check_seconds=0)
+    snapshot = client.get("/api/snapshot?window=1m&symbol=msft&limit=2").get_json()
+    assert snapshot["symbol"] == "MSFT" and snapshot["window"] == "1m"
+    assert snapshot["latest"] == client.get("/api/latest?window=1m").get_json()
+    rows = client.get("/api/aggregates?symbol=MSFT&window=1m&limit=2").get_json()
+    indicators = client.get("/api/indicators?symbol=MSFT&window=1m&limit=2").get_json()
+    assert snapshot["candles"] == [{**i, "volume": row["volume"]} for i, row in zip(indicators, rows)]
+    assert list(snapshot["candles"][0])[:8] == ["symbol", "window_start", "window_end", "open_price", "high_price",
+                                                "low_price", "close_price", "volume"]
+    assert snapshot["movers"] == client.get("/api/movers?window=1m").get_json()
+    assert snapshot["quality"] == client.get("/api/quality").get_json()
+    assert snapshot["candle_events"] == {"1m": 2.0}  # tests.candles writes two events per candle
+    unknown = client.get("/api/snapshot?window=1m&symbol=ZZZZ").get_json()
+    assert unknown["symbol"] == "AAPL"  # a symbol the table lacks charts the first one
+    spikes = reference.spikes(candles)
+    aapl_spikes = sorted(k[1] for k in spikes if k[0] == "AAPL")
+    assert [r["window_start"] for r in unknown["spikes"]] == [as_json_value(t) for t in aapl_spikes]
+    assert client.get("/api/snapshot?window=2m").status_code == 400
+
+
+def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(stack, db):
+    """The kept EMA state against the reference after every kind of write the table can see."""
+    series = random_series("AAPL", START, 1, 60, seed=21, gap_every=7)
+    insert_candles(db, series[:40])
+    insert_candles(db, series[50:])  # a hole ...
+    insert_candles(db, series[40:50])  # ... filled late: every later candle's EMA changes
+    rewritten = [{**c, "close_price": round(c["close_price"] * 1.01, 2)} for c in series[10:12]]
+    insert_candles(db, rewritten)  # an upsert changes two old closes
+    with db.cursor() as cursor:
+        cursor.execute("DELETE FROM stock_aggregates WHERE symbol = 'AAPL' AND window_start = %s",
+                       (series[30]["window_start"],))
+    remaining = [c for c in series if c["window_start"] != series[30]["window_start"]]
+    remaining = [next((r for r in rewritten if r["window_start"] == c["window_start"]), c) for c in remaining]
+    expected = reference.indicators(remaining)
+    app, client = app_client(stack, check_seconds=0)
+    rows = client.get("/api/indicators?symbol=AAPL&window=1m&limit=2000").get_json()
+    assert len(rows) == len(remaining) == 59
+    for row in rows:
+        want = expected[("AAPL", datetime.fromisoformat(row["window_start"]),
+                         datetime.fromisoformat(row["window_end"]))]
+        for field, value in want.items():
+            if isinstance(value, float):
+                assert math.isclose(row[field], value, rel_tol=1e-12), (row["window_start"], field)
+            else:
+                assert row[field] == value, (row["window_start"], field)
+
+
+def test_python_m_webapp_serves_with_worker_processes_and_stops_on_sigterm(stack, pipeline_env, topic_factory):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port), "--workers", "2"],
+                               cwd=REPO_ROOT, env=pipeline_env(topic_factory("web")), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/latest", timeout=10) as answer:
+            assert answer.status == 200
+        master = psutil.Process(process.pid)
+
+        def two_workers():
+            children = master.children()
+            return children if len(children) == 2 else None
+
+        workers = wait_until(two_workers, 30, "the webapp's two worker processes")
+        os.kill(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert f"serving on http://127.0.0.1:{port}/ with 2 worker processes" in output
+    assert output.rstrip().endswith("webapp: stopped"), output
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
