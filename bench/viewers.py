@@ -17,14 +17,14 @@ import aiohttp
 
 from bench.stats import latency_percentiles
 from common import flags
+from common.settings import DEFAULT_SYMBOLS
 
-SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "NFLX")
 
 
 def viewer_paths(viewers: int, seed: int = 5) -> list[str]:
     """What each viewer watches: mostly 1-minute candles, some 5-minute, of any of the demo's symbols."""
     rng = random.Random(seed)
-    return [f"/api/snapshot?window={'1m' if rng.random() < 0.7 else '5m'}&limit=200&symbol={rng.choice(SYMBOLS)}"
+    return [f"/api/snapshot?window={'1m' if rng.random() < 0.7 else '5m'}&limit=200&symbol={rng.choice(DEFAULT_SYMBOLS)}"
             for _ in range(viewers)]
 
 

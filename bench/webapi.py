@@ -11,7 +11,7 @@ import requests
 
 from bench.exactness import empty_tables
 from bench.stack import BenchStack, Watched
-from common.settings import DEFAULT_SYMBOLS, libpq_url
+from common.settings import DEFAULT_SYMBOLS, REPO_ROOT, libpq_url
 from devstack.process import free_port, wait_until
 
 SYMBOLS = DEFAULT_SYMBOLS  # the demo's tickers
@@ -78,16 +78,23 @@ def run_wrk(url: str, connections: int, seconds: int) -> dict:
 def measure_web_api(stack: BenchStack, work: Path, rows: int, runs: int, seconds: int, clients: int = 50) -> dict:
     """Fill the table, start the webapp, then wrk each endpoint `runs` times."""
     count = fill_table(stack.database_url, rows)
-    port = free_port()
-    webapp = Watched("webapp", ["--port", str(port)], stack.env("unused", work), work / "webapp.log")
-    base = f"http://127.0.0.1:{port}"
+    webapp, base = start_webapp(stack, work, "webapp")
     try:
-        wait_until(lambda: answers_ok(base + "/healthz"), 60, "webapp", alive=lambda: webapp.process.poll() is None)
         results = {name: [run_wrk(base + path, clients, seconds) for _ in range(runs)]
                    for name, path in ENDPOINTS.items()}
     finally:
         webapp.stop()
     return {"rows": count, "clients": clients, "runs": results, "webapp_peak_rss_bytes": webapp.peak_rss}
+
+
+def start_webapp(stack: BenchStack, work: Path, name: str, tree: Path | None = None) -> tuple[Watched, str]:
+    """`python -m webapp` (of `tree`, an earlier version, when given) on a free port, answering."""
+    port = free_port()
+    env = stack.env("unused", work, **({"PYTHONPATH": str(tree)} if tree else {}))
+    webapp = Watched("webapp", ["--port", str(port)], env, work / f"{name}.log", cwd=tree or REPO_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: answers_ok(base + "/healthz"), 60, name, alive=lambda: webapp.process.poll() is None)
+    return webapp, base
 
 
 def answers_ok(url: str) -> bool:

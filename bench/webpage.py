@@ -20,9 +20,10 @@ import requests
 from bench.history import extract_seven_request_webapp
 from bench.stack import BenchStack, Watched
 from bench.stats import latency_percentiles
-from bench.webapi import answers_ok, fill_table
+from bench.webapi import fill_table, start_webapp
 from common.settings import REPO_ROOT, libpq_url
-from devstack.process import StackError, free_port, wait_until
+from devstack.process import StackError
+from webapp.cache import CHECK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ SEVEN_REQUESTS = ("/api/aggregates?symbol=AAPL&window=1m&limit=200", "/api/lates
                   "/api/indicators?symbol=AAPL&window=1m&limit=200",
                   "/api/spikes?symbol=AAPL&window=1m&limit=200&since={since}", "/api/quality",
                   "/api/movers?window=1m", "/api/spikes?window=1m&limit=50")
-CHECK_SECONDS = 0.25  # how often a worker asks whether the data changed (webapp's ANSWER_CHECK_SECONDS)
 BATCH_SECONDS = 0.5  # how often the simulated streaming job commits during the viewers' run
 
 # A batch as the sink writes it: the newest candle of each symbol and size changes (the triggers then
@@ -120,16 +120,6 @@ def seven_request_cost(base: str, polls: int) -> dict:
     """`polls` polls of the seven-request page (every answer was computed: that webapp kept none)."""
     session = requests.Session()
     return {"fresh": latency_percentiles([seven_request_poll(session, base) for _ in range(polls)])}
-
-
-def start_webapp(stack: BenchStack, work: Path, name: str, tree: Path | None = None) -> tuple[Watched, str]:
-    """`python -m webapp` (of `tree`, an earlier version, when given) on a free port, answering."""
-    port = free_port()
-    env = stack.env("unused", work, **({"PYTHONPATH": str(tree)} if tree else {}))
-    webapp = Watched("webapp", ["--port", str(port)], env, work / f"{name}.log", cwd=tree or REPO_ROOT)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers_ok(base + "/healthz"), 60, name, alive=lambda: webapp.process.poll() is None)
-    return webapp, base
 
 
 def start_seven_request_webapp(stack: BenchStack, work: Path) -> tuple[Watched | None, str | None]:

@@ -6,7 +6,7 @@ from flask import Flask
 
 from common.settings import load_settings
 from webapp import api, db, pages
-from webapp.cache import AnswerCache
+from webapp.cache import CHECK_SECONDS, AnswerCache
 
 SECURITY_HEADERS = {
     # Scripts only from this app. The chart library styles its canvases inline, and inline
@@ -33,8 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
             POLL_SECONDS=settings.web_poll_seconds,
         )
     app.config.setdefault("POLL_SECONDS", 5)
-    # How often a process asks whether the data changed: an answer lags a commit by that much at most.
-    app.config.setdefault("ANSWER_CHECK_SECONDS", 0.25)
+    app.config.setdefault("ANSWER_CHECK_SECONDS", CHECK_SECONDS)
     app.config.update(config or {})
     db.init_app(app)
     app.extensions["answer_cache"] = AnswerCache(app.config["ANSWER_CHECK_SECONDS"])

@@ -139,8 +139,9 @@ def quality_report(connection) -> dict:
 @shared
 def snapshot():
     """What the page shows, in one answer: the latest rows of the window size, the charted symbol's
-    candles (each with its volume and indicators) and spikes, the spikes of the newest hour, the top movers, data quality, and
-    the mean events per candle of each size over the newest hour (the page's first view).
+    candles (each with its volume and indicators) and spikes, the spikes of the newest hour, the top
+    movers, data quality, and the mean events per candle of each size over the newest hour (the
+    page's first view).
     The charted symbol is `symbol` when the table has it, else the first symbol of the latest rows."""
     seconds = params.window_seconds(request.args.get("window"))
     wanted = params.optional_symbol(request.args.get("symbol"))
@@ -164,8 +165,7 @@ def snapshot():
             "latest": latest_rows,
             **chart,
             "recent_spikes": queries.recent_spikes(connection, seconds, RECENT_SPIKES_LIMIT),
-            "candle_events": {name: events.get(size) for name, size in params.WINDOW_SIZES.items()
-                              if events.get(size) is not None},
+            "candle_events": {name: events[size] for name, size in params.WINDOW_SIZES.items() if size in events},
             "movers": queries.top_movers(connection, seconds),
             "quality": quality_report(connection),
         }

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+CHECK_SECONDS = 0.25  # how often a process asks for the data version: the most an answer lags a commit
 COMPUTE_WAIT_SECONDS = 10  # past this, a waiting request computes the answer itself
 
 
@@ -43,7 +44,7 @@ class _Computation:
 class AnswerCache:
     """Answers by request key for the newest data version; older versions' answers are dropped."""
 
-    def __init__(self, check_seconds: float = 0.25, max_answers: int = 2048, max_age_seconds: float = 60,
+    def __init__(self, check_seconds: float = CHECK_SECONDS, max_answers: int = 2048, max_age_seconds: float = 60,
                  clock: Callable[[], float] = time.monotonic):
         self.check_seconds = check_seconds
         self.max_answers = max_answers

@@ -4,14 +4,11 @@ clear line, not gunicorn's retries."""
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-
-log = logging.getLogger("webapp")
 
 THREADS_PER_WORKER = 4  # requests wait on Postgres part of the time; more threads only contend for the GIL
 
