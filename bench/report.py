@@ -144,12 +144,14 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
         ]
     before = _get(results, "web_page.seven_request_poll_cost") or {}
     for rows_count, cost in (_get(results, "web_page.poll_cost") or {}).items():
-        fresh = single(cost["fresh"]["p50"])
+        server = single(cost["server"]["p50"])
         rows += [
-            (f"Page poll (`/api/snapshot`), fresh after a write, {int(rows_count):,} rows: p50", fresh, _ms, "≤ 20 ms",
-             met(fresh, lambda v: v <= 0.02)),
-            ("… p95", single(cost["fresh"]["p95"]), _ms, "", None),
-            ("… from the shared cache, p50", single(cost["cached"]["p50"]), _ms, "", None),
+            (f"Page poll (`/api/snapshot`) after a write, {int(rows_count):,} rows: server time, p50", server, _ms,
+             "≤ 20 ms", met(server, lambda v: v <= 0.02)),
+            ("… server time, p95", single(cost["server"]["p95"]), _ms, "", None),
+            ("… the viewer's wait after a write (answer refreshed ahead), p50", single(cost["fresh"]["p50"]), _ms,
+             "", None),
+            ("… the viewer's wait between writes, p50", single(cost["cached"]["p50"]), _ms, "", None),
         ]
         if rows_count in before:
             rows.append(("… before: the page's seven requests, p50", single(before[rows_count]["fresh"]["p50"]),

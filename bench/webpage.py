@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ SEVEN_REQUESTS = ("/api/aggregates?symbol=AAPL&window=1m&limit=200", "/api/lates
                   "/api/indicators?symbol=AAPL&window=1m&limit=200",
                   "/api/spikes?symbol=AAPL&window=1m&limit=200&since={since}", "/api/quality",
                   "/api/movers?window=1m", "/api/spikes?window=1m&limit=50")
+SERVER_TIMING = re.compile(r"compute;dur=([\d.]+)")
 BATCH_SECONDS = 0.5  # how often the simulated streaming job commits during the viewers' run
 
 # A batch as the sink writes it: the newest candle of each symbol and size changes (the triggers then
@@ -82,26 +84,36 @@ class BatchWriter:
         self._connection.close()
 
 
-def timed_get(session: requests.Session, url: str) -> float:
-    """Seconds for one GET that must answer 200."""
+def timed_get(session: requests.Session, url: str) -> tuple[float, requests.Response]:
+    """Seconds for one GET that must answer 200, and its answer."""
     started = time.perf_counter()
     answer = session.get(url, timeout=10)
     elapsed = time.perf_counter() - started
     answer.raise_for_status()
-    return elapsed
+    return elapsed, answer
+
+
+def compute_seconds(answer: requests.Response) -> float:
+    """How long the server took to compute the answer (its Server-Timing header, in ms)."""
+    return float(SERVER_TIMING.search(answer.headers["Server-Timing"]).group(1)) / 1000
 
 
 def poll_cost(base: str, writer: BatchWriter, polls: int) -> dict:
-    """`polls` page polls answered fresh (each after a write the workers have seen), then as many from
-    the cache; latency percentiles of each, in seconds."""
+    """`polls` page polls after a write the workers have seen, then as many between writes, in
+    seconds: the server's time to compute each answer after a write ("server"), and the latency a
+    viewer sees after a write ("fresh") and between writes ("cached")."""
     session = requests.Session()
-    fresh = []
+    timed_get(session, base + POLL_PATH)  # the page is open: its answer is watched from now on
+    server, fresh = [], []
     for _ in range(polls):
         writer.write_one()
-        time.sleep(CHECK_SECONDS + 0.05)  # every worker's next request reads the new version
-        fresh.append(timed_get(session, base + POLL_PATH))
-    cached = [timed_get(session, base + POLL_PATH) for _ in range(polls)]
-    return {"fresh": latency_percentiles(fresh), "cached": latency_percentiles(cached)}
+        time.sleep(CHECK_SECONDS + 0.05)  # every worker has read the new version
+        elapsed, answer = timed_get(session, base + POLL_PATH)
+        fresh.append(elapsed)
+        server.append(compute_seconds(answer))
+    cached = [timed_get(session, base + POLL_PATH)[0] for _ in range(polls)]
+    return {"server": latency_percentiles(server), "fresh": latency_percentiles(fresh),
+            "cached": latency_percentiles(cached)}
 
 
 def seven_request_poll(session: requests.Session, base: str) -> float:

@@ -1,25 +1,35 @@
 -- What the webapp reads instead of folding the whole history, kept by triggers on every write to
 -- stock_aggregates (the streaming job's sink, the baselines, a hand-written INSERT alike):
---   candle_ema      the EMA 5 / 20 and the candle number of candle_indicators, per candle. A write
---                   recomputes each touched series forward from its earliest changed candle, seeded
---                   with the candle before it: live, that is the newest one or two candles; a late
---                   event that changed an older candle recomputes from there. The values are the
---                   view's own: the same ema_step, in the same order.
+--   candle_indicators_state
+--                   every indicator of candle_indicators (candle number, SMA 5 / 20, EMA 5 / 20,
+--                   Bollinger bands), per candle. A write recomputes each touched series forward from
+--                   its earliest changed candle: live, that is the newest one or two candles; a late
+--                   event that changed an older candle recomputes from there. The EMAs are seeded with
+--                   the candle before it, the averages and bands read the 19 candles before it. The
+--                   values are the view's own: the same aggregates over the same closes in the same
+--                   order.
 --   symbol_summary  per symbol, its newest window end and when it was last written.
 --   data_version    one row: a counter bumped by every statement that changes stock_aggregates or
 --                   rejected_events, in the writing transaction (so a reader sees the new number
 --                   exactly when it can see the new rows), and when the aggregates were last written.
 --                   The webapp keys its cached answers on it.
--- Idempotent: safe to apply again; the first application fills candle_ema and symbol_summary from
--- the rows already there.
+-- Idempotent: safe to apply again; the first application fills candle_indicators_state and
+-- symbol_summary from the rows already there.
 
-CREATE TABLE IF NOT EXISTS candle_ema (
-    symbol         text             NOT NULL,
-    window_size    interval         NOT NULL,
-    window_start   timestamptz      NOT NULL,
-    candle_number  bigint           NOT NULL,
-    ema_5          double precision NOT NULL,
-    ema_20         double precision NOT NULL,
+DROP TABLE IF EXISTS candle_ema;  -- this file's first version kept the EMAs only
+DROP FUNCTION IF EXISTS refresh_candle_ema(text, interval, timestamptz);
+
+CREATE TABLE IF NOT EXISTS candle_indicators_state (
+    symbol           text             NOT NULL,
+    window_size      interval         NOT NULL,
+    window_start     timestamptz      NOT NULL,
+    candle_number    bigint           NOT NULL,
+    sma_5            double precision,
+    sma_20           double precision,
+    ema_5            double precision NOT NULL,
+    ema_20           double precision NOT NULL,
+    bollinger_upper  double precision,
+    bollinger_lower  double precision,
     PRIMARY KEY (symbol, window_size, window_start)
 );
 
@@ -48,10 +58,10 @@ CREATE OR REPLACE AGGREGATE ema_from(double precision, integer, double precision
     STYPE = double precision
 );
 
--- Recompute one series' candle_ema from the candle starting at p_from onwards.
+-- Recompute one series' candle_indicators_state from the candle starting at p_from onwards.
 -- JIT off: on a table not analyzed yet, the planner overestimates these small statements and JIT
 -- compiles them for hundreds of milliseconds, inside the writer's transaction.
-CREATE OR REPLACE FUNCTION refresh_candle_ema(p_symbol text, p_size interval, p_from timestamptz)
+CREATE OR REPLACE FUNCTION refresh_candle_indicators(p_symbol text, p_size interval, p_from timestamptz)
 RETURNS void
 LANGUAGE plpgsql
 SET jit = off
@@ -60,21 +70,44 @@ DECLARE
     before_number bigint;
     before_ema_5  double precision;
     before_ema_20 double precision;
+    context_from  timestamptz;
 BEGIN
     SELECT candle_number, ema_5, ema_20 INTO before_number, before_ema_5, before_ema_20
-    FROM candle_ema
+    FROM candle_indicators_state
     WHERE symbol = p_symbol AND window_size = p_size AND window_start < p_from
     ORDER BY window_start DESC
     LIMIT 1;
-    DELETE FROM candle_ema WHERE symbol = p_symbol AND window_size = p_size AND window_start >= p_from;
-    INSERT INTO candle_ema (symbol, window_size, window_start, candle_number, ema_5, ema_20)
-    SELECT symbol, p_size, window_start,
-           coalesce(before_number, 0) + row_number() OVER so_far,
-           ema_from(close_price, 5, before_ema_5) OVER so_far,
-           ema_from(close_price, 20, before_ema_20) OVER so_far
-    FROM stock_aggregates
-    WHERE symbol = p_symbol AND window_end - window_start = p_size AND window_start >= p_from
-    WINDOW so_far AS (ORDER BY window_start ROWS UNBOUNDED PRECEDING);
+    -- The 19 candles before p_from: the 20-candle averages of the first recomputed candles reach them.
+    SELECT min(window_start) INTO context_from
+    FROM (SELECT window_start FROM stock_aggregates
+          WHERE symbol = p_symbol AND window_end - window_start = p_size AND window_start < p_from
+          ORDER BY window_start DESC LIMIT 19) before;
+    DELETE FROM candle_indicators_state WHERE symbol = p_symbol AND window_size = p_size AND window_start >= p_from;
+    INSERT INTO candle_indicators_state (symbol, window_size, window_start, candle_number, sma_5, sma_20,
+                                         ema_5, ema_20, bollinger_upper, bollinger_lower)
+    SELECT symbol, p_size, window_start, candle_number,
+           CASE WHEN candle_number >= 5 THEN avg_5 END,
+           CASE WHEN candle_number >= 20 THEN avg_20 END,
+           ema_5, ema_20,
+           CASE WHEN candle_number >= 20 THEN avg_20 + 2 * stddev_20 END,
+           CASE WHEN candle_number >= 20 THEN avg_20 - 2 * stddev_20 END
+    FROM (
+        SELECT symbol, window_start,
+               coalesce(before_number, 0) + count(*) FILTER (WHERE window_start >= p_from) OVER so_far AS candle_number,
+               avg(close_price) OVER last_5 AS avg_5,
+               avg(close_price) OVER last_20 AS avg_20,
+               stddev_samp(close_price) OVER last_20 AS stddev_20,
+               ema_from(close_price, 5, before_ema_5) FILTER (WHERE window_start >= p_from) OVER so_far AS ema_5,
+               ema_from(close_price, 20, before_ema_20) FILTER (WHERE window_start >= p_from) OVER so_far AS ema_20
+        FROM stock_aggregates
+        WHERE symbol = p_symbol AND window_end - window_start = p_size
+          AND window_start >= coalesce(context_from, p_from)
+        WINDOW series AS (ORDER BY window_start),
+               last_5 AS (series ROWS 4 PRECEDING),
+               last_20 AS (series ROWS 19 PRECEDING),
+               so_far AS (series ROWS UNBOUNDED PRECEDING)
+    ) recomputed
+    WHERE window_start >= p_from;
 END
 $$;
 
@@ -98,7 +131,7 @@ BEGIN
                   SELECT symbol, window_start, window_end FROM old_rows) touched
             GROUP BY 1, 2
         LOOP
-            PERFORM refresh_candle_ema(series.symbol, series.size, series.first_start);
+            PERFORM refresh_candle_indicators(series.symbol, series.size, series.first_start);
         END LOOP;
     ELSE
         FOR series IN
@@ -106,7 +139,7 @@ BEGIN
             FROM changed_rows
             GROUP BY 1, 2
         LOOP
-            PERFORM refresh_candle_ema(series.symbol, series.size, series.first_start);
+            PERFORM refresh_candle_indicators(series.symbol, series.size, series.first_start);
         END LOOP;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -135,7 +168,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    TRUNCATE candle_ema, symbol_summary;
+    TRUNCATE candle_indicators_state, symbol_summary;
     UPDATE data_version SET version = version + 1, newest_update = NULL;
     RETURN NULL;
 END
@@ -166,8 +199,8 @@ CREATE OR REPLACE TRIGGER rejected_events_changed AFTER INSERT OR UPDATE OR DELE
 -- The first application over existing rows: every series from its first candle.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM candle_ema) AND EXISTS (SELECT FROM stock_aggregates) THEN
-        PERFORM refresh_candle_ema(symbol, window_end - window_start, '-infinity')
+    IF NOT EXISTS (SELECT FROM candle_indicators_state) AND EXISTS (SELECT FROM stock_aggregates) THEN
+        PERFORM refresh_candle_indicators(symbol, window_end - window_start, '-infinity')
         FROM stock_aggregates GROUP BY symbol, window_end - window_start;
         INSERT INTO symbol_summary (symbol, newest_window_end, updated_at)
         SELECT symbol, max(window_end), max(updated_at) FROM stock_aggregates GROUP BY symbol

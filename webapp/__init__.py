@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
 
 from common.settings import load_settings
@@ -36,7 +38,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("ANSWER_CHECK_SECONDS", CHECK_SECONDS)
     app.config.update(config or {})
     db.init_app(app)
-    app.extensions["answer_cache"] = AnswerCache(app.config["ANSWER_CHECK_SECONDS"])
+    # A page polls every POLL_SECONDS: one that asked within two polls is still watching.
+    app.extensions["answer_cache"] = AnswerCache(functools.partial(api.read_version, app),
+                                                 app.config["ANSWER_CHECK_SECONDS"],
+                                                 watch_seconds=2 * app.config["POLL_SECONDS"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
 

@@ -4,10 +4,11 @@ snapshot of what the page shows, and health. Data answers are shared between vie
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import params, queries
@@ -35,24 +36,44 @@ def database_unavailable(exc):
     return jsonify(error="the database is unavailable; retry shortly"), 503
 
 
-def read_version() -> int:
-    """The data version the cached answers are keyed on."""
-    with read_only() as connection:
+def read_version(app: Flask) -> int:
+    """The data version the cached answers are keyed on (from any thread)."""
+    with app.app_context(), read_only() as connection:
         return queries.data_version(connection)
+
+
+def as_json_body(answer) -> bytes:
+    """An answer's JSON bytes: JSON text as it is, anything else serialized."""
+    return (answer if isinstance(answer, queries.JsonText) else current_app.json.dumps(answer)).encode()
+
+
+def shared_part(key: str, compute) -> queries.JsonText:
+    """A part of an answer that several answers hold (the snapshots of every symbol hold the same
+    latest rows), computed once per data version like a whole answer."""
+    cache: AnswerCache = current_app.extensions["answer_cache"]
+    return queries.JsonText(cache.answer(key, lambda: as_json_body(compute())).body.decode())
 
 
 def shared(view):
     """An endpoint whose JSON answer is computed once per data version and request, served to every
-    viewer from the cache, with an ETag (304 Not Modified when the viewer's copy is current)."""
+    viewer from the cache, with an ETag (304 Not Modified when the viewer's copy is current), and
+    refreshed ahead of the next poll when the data changes. Server-Timing says how long the answer
+    took to compute."""
 
     @functools.wraps(view)
     def answer_from_cache(*args, **kwargs):
         cache: AnswerCache = current_app.extensions["answer_cache"]
-        answer = cache.answer(request.full_path, read_version,
-                              lambda: current_app.json.dumps(view(*args, **kwargs)).encode())
+        app, path = current_app._get_current_object(), request.full_path
+
+        def recompute() -> bytes:
+            with app.test_request_context(path):  # the same request, outside any viewer's
+                return as_json_body(view(*args, **kwargs))
+
+        answer = cache.answer(path, lambda: as_json_body(view(*args, **kwargs)), recompute)
         response = current_app.response_class(answer.body, mimetype="application/json")
         response.set_etag(answer.etag)
         response.cache_control.no_cache = True  # the browser asks again each poll, and gets 304s
+        response.headers["Server-Timing"] = f"compute;dur={answer.compute_seconds * 1000:.1f}"
         return response.make_conditional(request)
 
     return answer_from_cache
@@ -142,33 +163,41 @@ def snapshot():
     candles (each with its volume and indicators) and spikes, the spikes of the newest hour, the top
     movers, data quality, and the mean events per candle of each size over the newest hour (the
     page's first view).
-    The charted symbol is `symbol` when the table has it, else the first symbol of the latest rows."""
+    The charted symbol is `symbol` when the table has it, else the first symbol of the latest rows.
+    The parts every symbol's snapshot holds are computed once per data version and window size."""
     seconds = params.window_seconds(request.args.get("window"))
     wanted = params.optional_symbol(request.args.get("symbol"))
     limit = params.limit(request.args.get("limit"))
     with read_only() as connection:
-        latest_rows = queries.latest_per_symbol(connection, seconds)
-        events = queries.candle_events(connection)
-        symbols = [row["symbol"] for row in latest_rows]
+        def part(name: str, compute):
+            return shared_part(f"snapshot part {name}", lambda: compute(connection))
+
+        latest_rows = part(f"latest {seconds}", lambda c: queries.latest_per_symbol(c, seconds))
+        symbols = [row["symbol"] for row in json.loads(latest_rows)]
         charted = wanted if wanted in symbols else (symbols[0] if symbols else None)
-        chart = {"candles": [], "spikes": []}
+        candles = spikes = queries.JsonText("[]")
         if charted:
             candles = queries.candles_for_symbol(connection, charted, seconds, limit)
-            chart = {
-                "candles": candles,
-                # only the charted candles' spikes: the since bound keeps the query off the history
-                "spikes": queries.spikes(connection, charted, seconds, limit, candles[0]["window_start"]),
-            }
-        return {
-            "window": request.args.get("window", "1m"),
-            "symbol": charted,
-            "latest": latest_rows,
-            **chart,
-            "recent_spikes": queries.recent_spikes(connection, seconds, RECENT_SPIKES_LIMIT),
-            "candle_events": {name: events[size] for name, size in params.WINDOW_SIZES.items() if size in events},
-            "movers": queries.top_movers(connection, seconds),
-            "quality": quality_report(connection),
-        }
+            # only the charted candles' spikes: the since bound keeps the query off the history
+            since = queries.oldest_of_newest(connection, charted, seconds, limit)
+            spikes = queries.spikes(connection, charted, seconds, limit, since)
+        return queries.json_object(
+            window=request.args.get("window", "1m"),
+            symbol=charted,
+            latest=latest_rows,
+            candles=candles,
+            spikes=spikes,
+            recent_spikes=part(f"recent_spikes {seconds}", lambda c: queries.recent_spikes(c, seconds, RECENT_SPIKES_LIMIT)),
+            candle_events=part("candle_events", candle_events_by_name),
+            movers=part(f"movers {seconds}", lambda c: queries.top_movers(c, seconds)),
+            quality=part("quality", quality_report),
+        )
+
+
+def candle_events_by_name(connection) -> dict[str, float]:
+    """The mean events per candle over the newest hour, by window size name."""
+    events = queries.candle_events(connection)
+    return {name: events[size] for name, size in params.WINDOW_SIZES.items() if size in events}
 
 
 @bp.get("/healthz")

@@ -4,28 +4,39 @@ serialized, with a strong ETag of its body.
 The version is data_version.version (sql/011), bumped in every transaction that writes
 stock_aggregates or rejected_events. A process reads it at most once every `check_seconds`, so an
 answer can lag a commit by that long at most; between commits every viewer gets the kept bytes
-without a query, and a viewer whose copy is current gets 304 Not Modified."""
+without a query, and a viewer whose copy is current gets 304 Not Modified.
+
+Answers are also refreshed ahead. While answers that can be computed again outside a request were
+asked for within the last `watch_seconds` (pages poll), a thread of the process reads the version
+every `check_seconds` and, when it changed, computes those answers again: a viewer's next poll
+finds its answer ready instead of waiting for the queries."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+log = logging.getLogger(__name__)
+
 
 CHECK_SECONDS = 0.25  # how often a process asks for the data version: the most an answer lags a commit
+REFRESH_FLOOR_SECONDS = 0.05  # the refresher's fastest pace, even when each request reads the version
 COMPUTE_WAIT_SECONDS = 10  # past this, a waiting request computes the answer itself
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A serialized JSON answer and its ETag (unquoted: the response quotes it)."""
+    """A serialized JSON answer, its ETag (unquoted: the response quotes it) and how long it took to
+    compute."""
 
     body: bytes
     etag: str
+    compute_seconds: float
 
 
 def etag_of(body: bytes) -> str:
@@ -42,41 +53,57 @@ class _Computation:
 
 
 class AnswerCache:
-    """Answers by request key for the newest data version; older versions' answers are dropped."""
+    """Answers by request key for the newest data version; older versions' answers are dropped.
+    `read_version` reads the version, from any thread."""
 
-    def __init__(self, check_seconds: float = CHECK_SECONDS, max_answers: int = 2048, max_age_seconds: float = 60,
+    def __init__(self, read_version: Callable[[], int], check_seconds: float = CHECK_SECONDS,
+                 max_answers: int = 2048, max_age_seconds: float = 60, watch_seconds: float = 10,
                  clock: Callable[[], float] = time.monotonic):
+        self.read_version = read_version
         self.check_seconds = check_seconds
         self.max_answers = max_answers
         # Some answers also depend on the clock (rejects of the last 24 h): without writes, they are
         # computed again after this long.
         self.max_age_seconds = max_age_seconds
+        self.watch_seconds = watch_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._version: int | None = None
         self._checked_at = float("-inf")
         self._cleared_at = float("-inf")
+        self._generation = 0  # how many times the answers were dropped
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._computing: dict[tuple[str, int], _Computation] = {}
+        # Answers to refresh ahead: key -> (compute from any thread, when last asked for).
+        self._watched: OrderedDict[str, tuple[Callable[[], bytes], float]] = OrderedDict()
+        self._watched_again = threading.Condition(self._lock)
+        self._refresher: threading.Thread | None = None
 
-    def current_version(self, read_version: Callable[[], int]) -> int:
-        """The data version, read again with `read_version` when the last read is `check_seconds` old."""
+    def current_version(self) -> int:
+        """The data version, read again when the last read is `check_seconds` old."""
         with self._lock:
             if self._clock() - self._checked_at < self.check_seconds and self._version is not None:
                 return self._version
-        version = read_version()  # outside the lock: a slow database must not hold every thread
+        version = self.read_version()  # outside the lock: a slow database must not hold every thread
         with self._lock:
             self._checked_at = self._clock()
             if version != self._version or self._checked_at - self._cleared_at >= self.max_age_seconds:
                 self._version = version
                 self._answers.clear()
                 self._cleared_at = self._checked_at
+                self._generation += 1
             return self._version
 
-    def answer(self, key: str, read_version: Callable[[], int], compute: Callable[[], bytes]) -> Answer:
+    def answer(self, key: str, compute: Callable[[], bytes], recompute: Callable[[], bytes] | None = None) -> Answer:
         """The kept answer for `key` at the current version, or `compute()`'s, kept. Requests for
-        the same key and version while it is being computed wait for that one computation."""
-        version = self.current_version(read_version)
+        the same key and version while it is being computed wait for that one computation.
+        `recompute`, the same computation callable from any thread, has the answer refreshed ahead."""
+        version = self.current_version()
+        if recompute is not None:
+            self._watch(key, recompute)
+        return self._kept_or_computed(key, version, compute)
+
+    def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes]) -> Answer:
         with self._lock:
             found = self._answers.get(key)
             if found is not None:
@@ -92,8 +119,9 @@ class AnswerCache:
                 return computing.answer
             # the first request failed or is stuck: this one computes (and fails) on its own
         try:
+            started = time.perf_counter()
             body = compute()
-            answer = Answer(body, etag_of(body))
+            answer = Answer(body, etag_of(body), time.perf_counter() - started)
             computing.answer = answer
         finally:
             with self._lock:
@@ -105,3 +133,50 @@ class AnswerCache:
                         self._answers.popitem(last=False)
             computing.done.set()
         return answer
+
+    def _watch(self, key: str, recompute: Callable[[], bytes]) -> None:
+        with self._lock:
+            self._watched[key] = (recompute, self._clock())
+            self._watched.move_to_end(key)
+            while len(self._watched) > self.max_answers:
+                self._watched.popitem(last=False)
+            if self._refresher is None or not self._refresher.is_alive():  # started in the process that serves
+                self._refresher = threading.Thread(target=self._refresh_forever, name="answer-refresher",
+                                                   daemon=True)
+                self._refresher.start()
+            self._watched_again.notify()
+
+    def _still_watched(self) -> list[tuple[str, Callable[[], bytes]]]:
+        """The watched answers, most recently asked first, once those not asked lately are forgotten
+        (waits while there are none)."""
+        with self._lock:
+            while True:
+                asked_since = self._clock() - self.watch_seconds
+                for key in [k for k, (_, asked_at) in self._watched.items() if asked_at < asked_since]:
+                    del self._watched[key]
+                if self._watched:
+                    return [(key, recompute) for key, (recompute, _) in reversed(self._watched.items())]
+                self._watched_again.wait()
+
+    def _refresh_forever(self) -> None:
+        """Every check_seconds while answers are watched: read the version; when the answers were
+        dropped since the last refresh, compute the watched ones."""
+        refreshed = None
+        while True:
+            watched = self._still_watched()
+            try:
+                version = self.current_version()
+            except Exception:  # noqa: BLE001 - the database is down: requests say so, this thread retries
+                log.debug("reading the data version failed", exc_info=True)
+                time.sleep(max(self.check_seconds, 1))
+                continue
+            if self._generation != refreshed:
+                refreshed = self._generation
+                for key, recompute in watched:
+                    if self._version != version:
+                        break  # a newer version came: refreshed on the next turn
+                    try:
+                        self._kept_or_computed(key, version, recompute)
+                    except Exception:  # noqa: BLE001 - the viewer's own request computes it again and says why
+                        log.debug("refreshing %s failed", key, exc_info=True)
+            time.sleep(max(self.check_seconds, REFRESH_FLOOR_SECONDS))

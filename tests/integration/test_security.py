@@ -2,6 +2,7 @@
 write; injection and markup payloads in every API parameter are refused or inert; every answer
 carries the security headers."""
 
+import json
 import re
 import subprocess
 import sys
@@ -171,13 +172,14 @@ def test_payloads_reach_the_database_only_as_values(stack, db):
     try:
         with engine.connect() as connection:
             for payload in PAYLOADS:
-                assert queries.aggregates_for_symbol(connection, payload, 60, 200, None) == []
-                assert queries.indicators_for_symbol(connection, payload, 60, 200, None) == []
-                assert queries.spikes(connection, payload, 60, 200, None) == []
+                assert json.loads(queries.aggregates_for_symbol(connection, payload, 60, 200, None)) == []
+                assert json.loads(queries.indicators_for_symbol(connection, payload, 60, 200, None)) == []
+                assert json.loads(queries.spikes(connection, payload, 60, 200, None)) == []
                 with pytest.raises(DataError, match="invalid input syntax for type timestamp|date/time field"):
                     queries.aggregates_for_symbol(connection, "AAPL", 60, 200, payload)
                 connection.rollback()
-            assert [r["symbol"] for r in queries.aggregates_for_symbol(connection, "AAPL", 60, 200, None)] == ["AAPL"]
+            rows = json.loads(queries.aggregates_for_symbol(connection, "AAPL", 60, 200, None))
+            assert [r["symbol"] for r in rows] == ["AAPL"]
     finally:
         engine.dispose()
     with db.cursor() as cursor:  # and no statement of a payload ran

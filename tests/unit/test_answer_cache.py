@@ -3,6 +3,7 @@ most every check_seconds, and never an answer kept under a version older than it
 
 import threading
 
+from devstack.process import wait_until
 from webapp.cache import AnswerCache, etag_of
 
 
@@ -33,8 +34,8 @@ class Database:
 
 def test_viewers_between_two_commits_share_one_computation_and_one_version_read():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=0.25, clock=clock)
-    answers = [cache.answer("/api/latest", database.read_version, database.compute) for _ in range(100)]
+    cache = AnswerCache(database.read_version, check_seconds=0.25, clock=clock)
+    answers = [cache.answer("/api/latest", database.compute) for _ in range(100)]
     assert database.computed == 1 and database.version_reads == 1
     assert {a.body for a in answers} == {b"answer at version 1"}
     assert answers[0].etag == etag_of(b"answer at version 1") != etag_of(b"answer at version 2")
@@ -42,67 +43,67 @@ def test_viewers_between_two_commits_share_one_computation_and_one_version_read(
 
 def test_a_commit_is_seen_once_check_seconds_have_passed_and_never_later():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=0.25, clock=clock)
-    cache.answer("/api/latest", database.read_version, database.compute)
+    cache = AnswerCache(database.read_version, check_seconds=0.25, clock=clock)
+    cache.answer("/api/latest", database.compute)
     database.version = 2
     clock.now = 0.24
-    assert cache.answer("/api/latest", database.read_version, database.compute).body == b"answer at version 1"
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 1"
     clock.now = 0.25
-    assert cache.answer("/api/latest", database.read_version, database.compute).body == b"answer at version 2"
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 2"
     assert database.computed == 2 and database.version_reads == 2
 
 
 def test_each_request_key_has_its_own_answer_and_a_zero_check_reads_the_version_every_time():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=0, clock=clock)
-    cache.answer("/api/latest?window=1m", database.read_version, database.compute)
-    cache.answer("/api/latest?window=5m", database.read_version, database.compute)
-    cache.answer("/api/latest?window=1m", database.read_version, database.compute)
+    cache = AnswerCache(database.read_version, check_seconds=0, clock=clock)
+    cache.answer("/api/latest?window=1m", database.compute)
+    cache.answer("/api/latest?window=5m", database.compute)
+    cache.answer("/api/latest?window=1m", database.compute)
     assert database.computed == 2 and database.version_reads == 3
 
 
 def test_an_answer_computed_while_the_version_moved_on_is_not_kept():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=0, clock=clock)
+    cache = AnswerCache(database.read_version, check_seconds=0, clock=clock)
 
     def compute_during_a_commit():
         body = database.compute()
         database.version = 2
-        cache.current_version(database.read_version)  # another request saw the commit meanwhile
+        cache.current_version()  # another request saw the commit meanwhile
         return body
 
-    cache.answer("/api/latest", database.read_version, compute_during_a_commit)
-    assert cache.answer("/api/latest", database.read_version, database.compute).body == b"answer at version 2"
+    cache.answer("/api/latest", compute_during_a_commit)
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 2"
 
 
 def test_the_cache_keeps_at_most_max_answers_dropping_the_least_recently_used():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=10, max_answers=2, clock=clock)
+    cache = AnswerCache(database.read_version, check_seconds=10, max_answers=2, clock=clock)
     for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" arrives
-        cache.answer(key, database.read_version, database.compute)
+        cache.answer(key, database.compute)
     computed = database.computed
-    cache.answer("a", database.read_version, database.compute)
-    cache.answer("c", database.read_version, database.compute)
+    cache.answer("a", database.compute)
+    cache.answer("c", database.compute)
     assert database.computed == computed
-    cache.answer("b", database.read_version, database.compute)
+    cache.answer("b", database.compute)
     assert database.computed == computed + 1
 
 
 def test_without_writes_an_answer_is_computed_again_after_max_age_seconds():
     clock, database = Clock(), Database()
-    cache = AnswerCache(check_seconds=0.25, max_age_seconds=60, clock=clock)
-    cache.answer("/api/quality", database.read_version, database.compute)
+    cache = AnswerCache(database.read_version, check_seconds=0.25, max_age_seconds=60, clock=clock)
+    cache.answer("/api/quality", database.compute)
     clock.now = 59.9
-    cache.answer("/api/quality", database.read_version, database.compute)
+    cache.answer("/api/quality", database.compute)
     assert database.computed == 1
     clock.now = 60.15  # the version was read 0.25 s ago: the next read, due now, ends the age
-    cache.answer("/api/quality", database.read_version, database.compute)
+    cache.answer("/api/quality", database.compute)
     assert database.computed == 2  # the same version, but its rejects of the last 24 h may have aged
 
 
 def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computation():
     database = Database()
-    cache = AnswerCache(check_seconds=10)
+    cache = AnswerCache(database.read_version, check_seconds=10)
     started, release = threading.Event(), threading.Event()
 
     def slow_compute():
@@ -111,11 +112,11 @@ def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computa
         return database.compute()
 
     answers = []
-    first = threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot", database.read_version,
+    first = threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot",
                                                                           slow_compute)))
     first.start()
     started.wait(5)
-    others = [threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot", database.read_version,
+    others = [threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot",
                                                                            database.compute))) for _ in range(7)]
     for thread in others:
         thread.start()
@@ -127,13 +128,49 @@ def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computa
 
 def test_when_the_computation_fails_the_waiting_requests_compute_on_their_own():
     database = Database()
-    cache = AnswerCache(check_seconds=10)
+    cache = AnswerCache(database.read_version, check_seconds=10)
 
     def failing():
         raise RuntimeError("the database is down")
 
     try:
-        cache.answer("/api/latest", database.read_version, failing)
+        cache.answer("/api/latest", failing)
     except RuntimeError:
         pass
-    assert cache.answer("/api/latest", database.read_version, database.compute).body == b"answer at version 1"
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 1"
+
+
+def test_a_watched_answer_is_computed_again_when_the_version_changes_before_anyone_asks():
+    database = Database()
+    cache = AnswerCache(database.read_version, check_seconds=0.01, watch_seconds=60)
+    cache.answer("/api/snapshot", database.compute, recompute=database.compute)
+    database.version = 2
+    wait_until(lambda: database.computed == 2, 5, "the refresh at version 2")
+
+    def not_again():
+        raise AssertionError("the viewer's poll computed the answer again")
+
+    assert cache.answer("/api/snapshot", not_again).body == b"answer at version 2"
+
+
+def test_only_answers_asked_for_within_watch_seconds_are_refreshed():
+    clock, database = Clock(), Database()
+    refreshed = []
+
+    def recompute(key):
+        def compute():
+            refreshed.append(key)
+            return database.compute()
+        return compute
+
+    cache = AnswerCache(database.read_version, check_seconds=0.01, watch_seconds=10, clock=clock)
+    cache.answer("left", database.compute, recompute("left"))  # asked at 0, then the page was closed
+    clock.now = 8
+    cache.answer("open", database.compute, recompute("open"))  # asked at 8
+    clock.now = 12
+    database.version = 2
+    wait_until(lambda: refreshed == ["open"], 5, "the refresh at version 2")
+    clock.now = 12.5
+    database.version = 3  # its refresh begins once the one at version 2 is over
+    wait_until(lambda: refreshed.count("open") == 2, 5, "the refresh at version 3")
+    assert refreshed == ["open", "open"]
