@@ -24,7 +24,7 @@ from bench.stats import latency_percentiles
 from bench.webapi import fill_table, start_webapp
 from common.settings import REPO_ROOT, libpq_url
 from devstack.process import StackError
-from webapp.cache import CHECK_SECONDS
+from webapp.cache import STALE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def poll_cost(base: str, writer: BatchWriter, polls: int) -> dict:
     server, fresh = [], []
     for _ in range(polls):
         writer.write_one()
-        time.sleep(CHECK_SECONDS + 0.05)  # every worker has read the new version
+        time.sleep(STALE_SECONDS + 0.05)  # no worker serves an answer of before the write any more
         elapsed, answer = timed_get(session, base + POLL_PATH)
         fresh.append(elapsed)
         server.append(compute_seconds(answer))

@@ -18,6 +18,7 @@
 
 DROP TABLE IF EXISTS candle_ema;  -- this file's first version kept the EMAs only
 DROP FUNCTION IF EXISTS refresh_candle_ema(text, interval, timestamptz);
+DROP FUNCTION IF EXISTS refresh_candle_indicators(text, interval, timestamptz);  -- one series per call
 
 CREATE TABLE IF NOT EXISTS candle_indicators_state (
     symbol           text             NOT NULL,
@@ -58,56 +59,67 @@ CREATE OR REPLACE AGGREGATE ema_from(double precision, integer, double precision
     STYPE = double precision
 );
 
--- Recompute one series' candle_indicators_state from the candle starting at p_from onwards.
+-- Recompute candle_indicators_state of the series (p_symbols[i], p_sizes[i]) from the candle starting
+-- at p_from[i] onwards, every series in one statement.
 -- JIT off: on a table not analyzed yet, the planner overestimates these small statements and JIT
--- compiles them for hundreds of milliseconds, inside the writer's transaction.
-CREATE OR REPLACE FUNCTION refresh_candle_indicators(p_symbol text, p_size interval, p_from timestamptz)
+-- compiles them for hundreds of milliseconds, inside the writer's transaction. Nested loops only: the
+-- planner takes the series for a hundred rows (it cannot see into the arrays) and would hash-join
+-- them against a scan of the whole table; a loop reads each series' range of its index.
+CREATE OR REPLACE FUNCTION refresh_candle_indicators(p_symbols text[], p_sizes interval[], p_from timestamptz[])
 RETURNS void
 LANGUAGE plpgsql
 SET jit = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
-DECLARE
-    before_number bigint;
-    before_ema_5  double precision;
-    before_ema_20 double precision;
-    context_from  timestamptz;
 BEGIN
-    SELECT candle_number, ema_5, ema_20 INTO before_number, before_ema_5, before_ema_20
-    FROM candle_indicators_state
-    WHERE symbol = p_symbol AND window_size = p_size AND window_start < p_from
-    ORDER BY window_start DESC
-    LIMIT 1;
-    -- The 19 candles before p_from: the 20-candle averages of the first recomputed candles reach them.
-    SELECT min(window_start) INTO context_from
-    FROM (SELECT window_start FROM stock_aggregates
-          WHERE symbol = p_symbol AND window_end - window_start = p_size AND window_start < p_from
-          ORDER BY window_start DESC LIMIT 19) before;
-    DELETE FROM candle_indicators_state WHERE symbol = p_symbol AND window_size = p_size AND window_start >= p_from;
+    DELETE FROM candle_indicators_state s
+    USING unnest(p_symbols, p_sizes, p_from) AS t (symbol, size, first_start)
+    WHERE s.symbol = t.symbol AND s.window_size = t.size AND s.window_start >= t.first_start;
     INSERT INTO candle_indicators_state (symbol, window_size, window_start, candle_number, sma_5, sma_20,
                                          ema_5, ema_20, bollinger_upper, bollinger_lower)
-    SELECT symbol, p_size, window_start, candle_number,
+    SELECT symbol, size, window_start, candle_number,
            CASE WHEN candle_number >= 5 THEN avg_5 END,
            CASE WHEN candle_number >= 20 THEN avg_20 END,
            ema_5, ema_20,
            CASE WHEN candle_number >= 20 THEN avg_20 + 2 * stddev_20 END,
            CASE WHEN candle_number >= 20 THEN avg_20 - 2 * stddev_20 END
     FROM (
-        SELECT symbol, window_start,
-               coalesce(before_number, 0) + count(*) FILTER (WHERE window_start >= p_from) OVER so_far AS candle_number,
-               avg(close_price) OVER last_5 AS avg_5,
-               avg(close_price) OVER last_20 AS avg_20,
-               stddev_samp(close_price) OVER last_20 AS stddev_20,
-               ema_from(close_price, 5, before_ema_5) FILTER (WHERE window_start >= p_from) OVER so_far AS ema_5,
-               ema_from(close_price, 20, before_ema_20) FILTER (WHERE window_start >= p_from) OVER so_far AS ema_20
-        FROM stock_aggregates
-        WHERE symbol = p_symbol AND window_end - window_start = p_size
-          AND window_start >= coalesce(context_from, p_from)
-        WINDOW series AS (ORDER BY window_start),
+        SELECT t.symbol, t.size, t.first_start, a.window_start,
+               coalesce(before.candle_number, 0)
+                   + count(*) FILTER (WHERE a.window_start >= t.first_start) OVER so_far AS candle_number,
+               avg(a.close_price) OVER last_5 AS avg_5,
+               avg(a.close_price) OVER last_20 AS avg_20,
+               stddev_samp(a.close_price) OVER last_20 AS stddev_20,
+               ema_from(a.close_price, 5, before.ema_5) FILTER (WHERE a.window_start >= t.first_start) OVER so_far
+                   AS ema_5,
+               ema_from(a.close_price, 20, before.ema_20) FILTER (WHERE a.window_start >= t.first_start) OVER so_far
+                   AS ema_20
+        FROM unnest(p_symbols, p_sizes, p_from) AS t (symbol, size, first_start)
+        LEFT JOIN LATERAL (  -- the candle before the first changed one: the EMA seeds and candle number
+            SELECT candle_number, ema_5, ema_20 FROM candle_indicators_state
+            WHERE symbol = t.symbol AND window_size = t.size AND window_start < t.first_start
+            ORDER BY window_start DESC LIMIT 1
+        ) before ON true
+        CROSS JOIN LATERAL (  -- the 19 candles before it: the 20-candle averages of the first ones reach them
+            SELECT min(window_start) AS context_from FROM (
+                SELECT window_start FROM stock_aggregates
+                WHERE symbol = t.symbol AND window_end - window_start = t.size AND window_start < t.first_start
+                ORDER BY window_start DESC LIMIT 19
+            ) context
+        ) c
+        CROSS JOIN LATERAL (  -- a range of the (symbol, size, start) index per series, never a scan
+            SELECT window_start, close_price FROM stock_aggregates
+            WHERE symbol = t.symbol AND window_end - window_start = t.size
+              AND window_start >= coalesce(c.context_from, t.first_start)
+            OFFSET 0  -- kept a subquery, so the bound is an index condition and not a filter after a join
+        ) a
+        WINDOW series AS (PARTITION BY t.symbol, t.size ORDER BY a.window_start),
                last_5 AS (series ROWS 4 PRECEDING),
                last_20 AS (series ROWS 19 PRECEDING),
                so_far AS (series ROWS UNBOUNDED PRECEDING)
     ) recomputed
-    WHERE window_start >= p_from;
+    WHERE window_start >= first_start;
 END
 $$;
 
@@ -119,28 +131,27 @@ LANGUAGE plpgsql
 SET jit = off
 AS $$
 DECLARE
-    series record;
+    symbols text[];
+    sizes   interval[];
+    starts  timestamptz[];
 BEGIN
-    -- (Each transition table is named in its own branch: a statement naming a table the trigger
-    -- does not pass fails when it runs.)
+    -- Each touched series from its earliest changed candle. (Each transition table is named in its
+    -- own branch: a statement naming a table the trigger does not pass fails when it runs.)
     IF TG_OP = 'UPDATE' THEN
-        FOR series IN
-            SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
-            FROM (SELECT symbol, window_start, window_end FROM changed_rows
-                  UNION ALL
-                  SELECT symbol, window_start, window_end FROM old_rows) touched
-            GROUP BY 1, 2
-        LOOP
-            PERFORM refresh_candle_indicators(series.symbol, series.size, series.first_start);
-        END LOOP;
+        SELECT array_agg(symbol), array_agg(size), array_agg(first_start) INTO symbols, sizes, starts
+        FROM (SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
+              FROM (SELECT symbol, window_start, window_end FROM changed_rows
+                    UNION ALL
+                    SELECT symbol, window_start, window_end FROM old_rows) touched
+              GROUP BY 1, 2) series;
     ELSE
-        FOR series IN
-            SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
-            FROM changed_rows
-            GROUP BY 1, 2
-        LOOP
-            PERFORM refresh_candle_indicators(series.symbol, series.size, series.first_start);
-        END LOOP;
+        SELECT array_agg(symbol), array_agg(size), array_agg(first_start) INTO symbols, sizes, starts
+        FROM (SELECT symbol, window_end - window_start AS size, min(window_start) AS first_start
+              FROM changed_rows
+              GROUP BY 1, 2) series;
+    END IF;
+    IF symbols IS NOT NULL THEN
+        PERFORM refresh_candle_indicators(symbols, sizes, starts);
     END IF;
     IF TG_OP = 'DELETE' THEN
         DELETE FROM symbol_summary WHERE symbol IN (SELECT symbol FROM changed_rows);
@@ -200,8 +211,8 @@ CREATE OR REPLACE TRIGGER rejected_events_changed AFTER INSERT OR UPDATE OR DELE
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM candle_indicators_state) AND EXISTS (SELECT FROM stock_aggregates) THEN
-        PERFORM refresh_candle_indicators(symbol, window_end - window_start, '-infinity')
-        FROM stock_aggregates GROUP BY symbol, window_end - window_start;
+        PERFORM refresh_candle_indicators(array_agg(symbol), array_agg(size), array_agg('-infinity'::timestamptz))
+        FROM (SELECT DISTINCT symbol, window_end - window_start AS size FROM stock_aggregates) series;
         INSERT INTO symbol_summary (symbol, newest_window_end, updated_at)
         SELECT symbol, max(window_end), max(updated_at) FROM stock_aggregates GROUP BY symbol
         ON CONFLICT (symbol) DO NOTHING;

@@ -8,7 +8,7 @@ from flask import Flask
 
 from common.settings import load_settings
 from webapp import api, db, pages
-from webapp.cache import CHECK_SECONDS, AnswerCache
+from webapp.cache import STALE_SECONDS, AnswerCache
 
 SECURITY_HEADERS = {
     # Scripts only from this app. The chart library styles its canvases inline, and inline
@@ -22,7 +22,7 @@ SECURITY_HEADERS = {
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS,
-    ANSWER_CHECK_SECONDS)."""
+    ANSWER_STALE_SECONDS: 0 to see every write at once)."""
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the table's column order in answers
     # Data older than STALE_SECONDS is flagged: market closed, or the pipeline stopped.
@@ -35,12 +35,12 @@ def create_app(config: dict | None = None) -> Flask:
             POLL_SECONDS=settings.web_poll_seconds,
         )
     app.config.setdefault("POLL_SECONDS", 5)
-    app.config.setdefault("ANSWER_CHECK_SECONDS", CHECK_SECONDS)
+    app.config.setdefault("ANSWER_STALE_SECONDS", STALE_SECONDS)
     app.config.update(config or {})
     db.init_app(app)
     # A page polls every POLL_SECONDS: one that asked within two polls is still watching.
     app.extensions["answer_cache"] = AnswerCache(functools.partial(api.read_version, app),
-                                                 app.config["ANSWER_CHECK_SECONDS"],
+                                                 app.config["ANSWER_STALE_SECONDS"],
                                                  watch_seconds=2 * app.config["POLL_SECONDS"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -51,7 +51,8 @@ def shared_part(key: str, compute) -> queries.JsonText:
     """A part of an answer that several answers hold (the snapshots of every symbol hold the same
     latest rows), computed once per data version like a whole answer."""
     cache: AnswerCache = current_app.extensions["answer_cache"]
-    return queries.JsonText(cache.answer(key, lambda: as_json_body(compute())).body.decode())
+    # a part of the version before must not become part of this version's answer
+    return queries.JsonText(cache.answer(key, lambda: as_json_body(compute()), previous_allowed=False).body.decode())
 
 
 def shared(view):

@@ -2,14 +2,16 @@
 serialized, with a strong ETag of its body.
 
 The version is data_version.version (sql/011), bumped in every transaction that writes
-stock_aggregates or rejected_events. A process reads it at most once every `check_seconds`, so an
-answer can lag a commit by that long at most; between commits every viewer gets the kept bytes
-without a query, and a viewer whose copy is current gets 304 Not Modified.
+stock_aggregates or rejected_events. An answer lags a commit by at most `stale_seconds` (plus the
+time to compute it): a process reads the version every CHECK_SECONDS at most, and once it changed,
+serves an answer of the version before only for the rest of `stale_seconds`, while the new one is
+computed. Between commits every viewer gets the kept bytes without a query, and a viewer whose copy
+is current gets 304 Not Modified.
 
 Answers are also refreshed ahead. While answers that can be computed again outside a request were
 asked for within the last `watch_seconds` (pages poll), a thread of the process reads the version
-every `check_seconds` and, when it changed, computes those answers again: a viewer's next poll
-finds its answer ready instead of waiting for the queries."""
+every CHECK_SECONDS and, when it changed, computes those answers again: a viewer's next poll finds
+its answer ready instead of waiting for the queries."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 
-CHECK_SECONDS = 0.25  # how often a process asks for the data version: the most an answer lags a commit
+STALE_SECONDS = 0.5  # the most an answer lags a commit (beyond computing it)
+CHECK_SECONDS = 0.1  # how often a process asks for the data version (at most)
 REFRESH_FLOOR_SECONDS = 0.05  # the refresher's fastest pace, even when each request reads the version
 COMPUTE_WAIT_SECONDS = 10  # past this, a waiting request computes the answer itself
 
@@ -56,11 +59,12 @@ class AnswerCache:
     """Answers by request key for the newest data version; older versions' answers are dropped.
     `read_version` reads the version, from any thread."""
 
-    def __init__(self, read_version: Callable[[], int], check_seconds: float = CHECK_SECONDS,
+    def __init__(self, read_version: Callable[[], int], stale_seconds: float = STALE_SECONDS,
                  max_answers: int = 2048, max_age_seconds: float = 60, watch_seconds: float = 10,
                  clock: Callable[[], float] = time.monotonic):
         self.read_version = read_version
-        self.check_seconds = check_seconds
+        self.stale_seconds = stale_seconds
+        self.check_seconds = min(CHECK_SECONDS, stale_seconds)
         self.max_answers = max_answers
         # Some answers also depend on the clock (rejects of the last 24 h): without writes, they are
         # computed again after this long.
@@ -73,6 +77,8 @@ class AnswerCache:
         self._cleared_at = float("-inf")
         self._generation = 0  # how many times the answers were dropped
         self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._previous: OrderedDict[str, Answer] = OrderedDict()  # the answers of the version before
+        self._previous_until = float("-inf")
         self._computing: dict[tuple[str, int], _Computation] = {}
         # Answers to refresh ahead: key -> (compute from any thread, when last asked for).
         self._watched: OrderedDict[str, tuple[Callable[[], bytes], float]] = OrderedDict()
@@ -80,35 +86,45 @@ class AnswerCache:
         self._refresher: threading.Thread | None = None
 
     def current_version(self) -> int:
-        """The data version, read again when the last read is `check_seconds` old."""
+        """The data version, read again when the last read is check_seconds old."""
         with self._lock:
             if self._clock() - self._checked_at < self.check_seconds and self._version is not None:
                 return self._version
         version = self.read_version()  # outside the lock: a slow database must not hold every thread
         with self._lock:
-            self._checked_at = self._clock()
-            if version != self._version or self._checked_at - self._cleared_at >= self.max_age_seconds:
+            last_seen_before, self._checked_at = self._checked_at, self._clock()
+            changed = version != self._version
+            if changed or self._checked_at - self._cleared_at >= self.max_age_seconds:
                 self._version = version
-                self._answers.clear()
+                # The version before was last seen at last_seen_before, so the commit came later:
+                # its answers may stand in until stale_seconds after that. Aged answers never do.
+                self._previous = self._answers if changed else OrderedDict()
+                self._previous_until = last_seen_before + self.stale_seconds
+                self._answers = OrderedDict()
                 self._cleared_at = self._checked_at
                 self._generation += 1
             return self._version
 
-    def answer(self, key: str, compute: Callable[[], bytes], recompute: Callable[[], bytes] | None = None) -> Answer:
+    def answer(self, key: str, compute: Callable[[], bytes], recompute: Callable[[], bytes] | None = None,
+               previous_allowed: bool = True) -> Answer:
         """The kept answer for `key` at the current version, or `compute()`'s, kept. Requests for
         the same key and version while it is being computed wait for that one computation.
-        `recompute`, the same computation callable from any thread, has the answer refreshed ahead."""
+        `recompute`, the same computation callable from any thread, has the answer refreshed ahead.
+        `previous_allowed`: the version before's answer may stand in (not for a part of a new answer)."""
         version = self.current_version()
         if recompute is not None:
             self._watch(key, recompute)
-        return self._kept_or_computed(key, version, compute)
+        return self._kept_or_computed(key, version, compute, previous_allowed)
 
-    def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes]) -> Answer:
+    def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes],
+                          previous_allowed: bool = False) -> Answer:
         with self._lock:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
                 return found
+            if previous_allowed and self._clock() < self._previous_until and key in self._previous:
+                return self._previous[key]
             computing = self._computing.get((key, version))
             first = computing is None
             if first:

@@ -102,7 +102,7 @@ def seed_one_row(db):
 def client(stack, db):
     """The webapp, reading through its read-only role when the tests created one."""
     seed_one_row(db)
-    app = create_app({"DATABASE_URL": stack.reader_url or stack.database_url, "TESTING": True, "ANSWER_CHECK_SECONDS": 0})
+    app = create_app({"DATABASE_URL": stack.reader_url or stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
     return app.test_client()
 
 

@@ -24,7 +24,7 @@ def seed(db, symbol, start, minutes, close):
 
 @pytest.fixture
 def client(stack, db):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_CHECK_SECONDS": 0})
+    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
     return app.test_client()
 
 
@@ -66,7 +66,7 @@ def test_health_reports_the_age_of_the_newest_row(client, db):
 
 
 def test_health_is_503_when_the_database_is_unreachable(stack):
-    app = create_app({"DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none", "TESTING": True, "ANSWER_CHECK_SECONDS": 0})
+    app = create_app({"DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none", "TESTING": True, "ANSWER_STALE_SECONDS": 0})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "pw" not in response.get_data(as_text=True)
@@ -160,7 +160,7 @@ def test_the_webapp_role_can_read_but_not_write(stack, db):
     if stack.reader_url is None:
         pytest.skip("the tests did not create a read-only role on this Postgres")
     seed(db, "AAPL", START, 1, 10.0)
-    app = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_CHECK_SECONDS": 0})
+    app = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
     assert app.test_client().get("/api/latest").get_json()[0]["symbol"] == "AAPL"
     with app.app_context(), pytest.raises(ProgrammingError, match="permission denied"):
         with app.extensions["db_engine"].begin() as connection:

@@ -17,7 +17,7 @@ MINUTE = timedelta(minutes=1)
 
 @pytest.fixture
 def client(stack, db):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_CHECK_SECONDS": 0})
+    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
     return app.test_client()
 
 
@@ -110,7 +110,7 @@ def test_bad_parameters_are_400s_naming_them(client, path, parameter):
 def test_the_read_only_role_can_read_the_analytics_views(stack, candles):
     if stack.reader_url is None:
         pytest.skip("the tests did not create a read-only role on this Postgres")
-    reader = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_CHECK_SECONDS": 0}).test_client()
+    reader = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0}).test_client()
     for path in ("/api/indicators?symbol=AAPL", "/api/spikes", "/api/movers"):
         response = reader.get(path)
         assert response.status_code == 200 and response.get_json(), path

@@ -24,8 +24,8 @@ START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
 MINUTE = timedelta(minutes=1)
 
 
-def app_client(stack, check_seconds):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_CHECK_SECONDS": check_seconds})
+def app_client(stack, stale_seconds):
+    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": stale_seconds})
     return app, app.test_client()
 
 
@@ -37,7 +37,7 @@ def data_version(db) -> int:
 
 def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(stack, db):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, check_seconds=0)
+    app, client = app_client(stack, stale_seconds=0)
     first = client.get("/api/latest")
     assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
     etag = first.headers["ETag"]
@@ -59,7 +59,8 @@ def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(stack, db
 
 def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, check_seconds=60)
+    app, client = app_client(stack, stale_seconds=60)
+    app.extensions["answer_cache"].check_seconds = 60  # no new read of the version during the test
     statements = []
     event.listen(app.extensions["db_engine"], "before_cursor_execute",
                  lambda _conn, _cursor, statement, *_: statements.append(statement))
@@ -75,7 +76,7 @@ def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db
 def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(stack, db):
     candles = [*random_series("AAPL", START, 1, 30, seed=11), *random_series("MSFT", START, 1, 3, seed=12)]
     insert_candles(db, candles)
-    app, client = app_client(stack, check_seconds=0)
+    app, client = app_client(stack, stale_seconds=0)
     snapshot = client.get("/api/snapshot?window=1m&symbol=msft&limit=2").get_json()
     assert snapshot["symbol"] == "MSFT" and snapshot["window"] == "1m"
     assert snapshot["latest"] == client.get("/api/latest?window=1m").get_json()
@@ -109,7 +110,7 @@ def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(stack, 
     remaining = [c for c in series if c["window_start"] != series[30]["window_start"]]
     remaining = [next((r for r in rewritten if r["window_start"] == c["window_start"]), c) for c in remaining]
     expected = reference.indicators(remaining)
-    app, client = app_client(stack, check_seconds=0)
+    app, client = app_client(stack, stale_seconds=0)
     rows = client.get("/api/indicators?symbol=AAPL&window=1m&limit=2000").get_json()
     assert len(rows) == len(remaining) == 59
     for row in rows:

@@ -1,5 +1,6 @@
-"""The webapp's shared answers: one computation per data version and request, the version asked at
-most every check_seconds, and never an answer kept under a version older than its data."""
+"""The webapp's shared answers: one computation per data version and request, never an answer more
+than stale_seconds behind a commit, never one kept under a version older than its data, and the
+answers pages poll refreshed ahead."""
 
 import threading
 
@@ -34,28 +35,49 @@ class Database:
 
 def test_viewers_between_two_commits_share_one_computation_and_one_version_read():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=0.25, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
     answers = [cache.answer("/api/latest", database.compute) for _ in range(100)]
     assert database.computed == 1 and database.version_reads == 1
     assert {a.body for a in answers} == {b"answer at version 1"}
     assert answers[0].etag == etag_of(b"answer at version 1") != etag_of(b"answer at version 2")
 
 
-def test_a_commit_is_seen_once_check_seconds_have_passed_and_never_later():
+def test_an_answer_is_never_more_than_stale_seconds_behind_a_commit():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=0.25, clock=clock)
-    cache.answer("/api/latest", database.compute)
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
+    cache.answer("/api/latest", database.compute)  # version 1 seen at 0; the commit comes right after
     database.version = 2
-    clock.now = 0.24
+    clock.now = 0.05
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 1"  # not read again yet
+    clock.now = 0.24  # version 2 is seen; version 1's answer may stand in until 0.25
     assert cache.answer("/api/latest", database.compute).body == b"answer at version 1"
+    assert database.version_reads == 2 and database.computed == 1
     clock.now = 0.25
     assert cache.answer("/api/latest", database.compute).body == b"answer at version 2"
-    assert database.computed == 2 and database.version_reads == 2
+    assert database.computed == 2
+
+
+def test_a_part_of_a_new_answer_is_never_the_version_before():
+    clock, database = Clock(), Database()
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
+    cache.answer("part latest", database.compute, previous_allowed=False)
+    database.version = 2
+    clock.now = 0.1
+    assert cache.answer("part latest", database.compute, previous_allowed=False).body == b"answer at version 2"
+
+
+def test_a_commit_seen_late_is_served_at_once():
+    clock, database = Clock(), Database()
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
+    cache.answer("/api/latest", database.compute)
+    database.version = 2
+    clock.now = 3  # no request for a while: version 1 was last seen 3 s ago
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 2"
 
 
 def test_each_request_key_has_its_own_answer_and_a_zero_check_reads_the_version_every_time():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=0, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=0, clock=clock)
     cache.answer("/api/latest?window=1m", database.compute)
     cache.answer("/api/latest?window=5m", database.compute)
     cache.answer("/api/latest?window=1m", database.compute)
@@ -64,7 +86,7 @@ def test_each_request_key_has_its_own_answer_and_a_zero_check_reads_the_version_
 
 def test_an_answer_computed_while_the_version_moved_on_is_not_kept():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=0, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=0, clock=clock)
 
     def compute_during_a_commit():
         body = database.compute()
@@ -78,7 +100,7 @@ def test_an_answer_computed_while_the_version_moved_on_is_not_kept():
 
 def test_the_cache_keeps_at_most_max_answers_dropping_the_least_recently_used():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=10, max_answers=2, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=10, max_answers=2, clock=clock)
     for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" arrives
         cache.answer(key, database.compute)
     computed = database.computed
@@ -91,19 +113,19 @@ def test_the_cache_keeps_at_most_max_answers_dropping_the_least_recently_used():
 
 def test_without_writes_an_answer_is_computed_again_after_max_age_seconds():
     clock, database = Clock(), Database()
-    cache = AnswerCache(database.read_version, check_seconds=0.25, max_age_seconds=60, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, max_age_seconds=60, clock=clock)
     cache.answer("/api/quality", database.compute)
     clock.now = 59.9
     cache.answer("/api/quality", database.compute)
     assert database.computed == 1
-    clock.now = 60.15  # the version was read 0.25 s ago: the next read, due now, ends the age
+    clock.now = 60.15  # the next read of the version ends the age
     cache.answer("/api/quality", database.compute)
     assert database.computed == 2  # the same version, but its rejects of the last 24 h may have aged
 
 
 def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computation():
     database = Database()
-    cache = AnswerCache(database.read_version, check_seconds=10)
+    cache = AnswerCache(database.read_version, stale_seconds=10)
     started, release = threading.Event(), threading.Event()
 
     def slow_compute():
@@ -128,7 +150,7 @@ def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computa
 
 def test_when_the_computation_fails_the_waiting_requests_compute_on_their_own():
     database = Database()
-    cache = AnswerCache(database.read_version, check_seconds=10)
+    cache = AnswerCache(database.read_version, stale_seconds=10)
 
     def failing():
         raise RuntimeError("the database is down")
@@ -142,7 +164,7 @@ def test_when_the_computation_fails_the_waiting_requests_compute_on_their_own():
 
 def test_a_watched_answer_is_computed_again_when_the_version_changes_before_anyone_asks():
     database = Database()
-    cache = AnswerCache(database.read_version, check_seconds=0.01, watch_seconds=60)
+    cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=60)
     cache.answer("/api/snapshot", database.compute, recompute=database.compute)
     database.version = 2
     wait_until(lambda: database.computed == 2, 5, "the refresh at version 2")
@@ -163,7 +185,7 @@ def test_only_answers_asked_for_within_watch_seconds_are_refreshed():
             return database.compute()
         return compute
 
-    cache = AnswerCache(database.read_version, check_seconds=0.01, watch_seconds=10, clock=clock)
+    cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=10, clock=clock)
     cache.answer("left", database.compute, recompute("left"))  # asked at 0, then the page was closed
     clock.now = 8
     cache.answer("open", database.compute, recompute("open"))  # asked at 8
