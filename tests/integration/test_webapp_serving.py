@@ -73,6 +73,27 @@ def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db
     assert {v.data for v in viewers} == {first.data}
 
 
+def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(stack, db):
+    insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
+    app, client = app_client(stack, stale_seconds=0.2)
+    statements = []
+    event.listen(app.extensions["db_engine"], "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    first = client.get("/api/snapshot?window=1m")
+    assert [r["symbol"] for r in first.get_json()["latest"]] == ["AAPL"]
+    computed_once = sum("JOIN candle_indicators_state" in s for s in statements)
+    insert_candles(db, random_series("MSFT", START, 1, 1, seed=2))
+    # the worker's refresher sees the new version and computes the page's answer, with no request
+    wait_until(lambda: sum("JOIN candle_indicators_state" in s for s in statements) > computed_once, 10,
+               "the answer refreshed ahead")
+    again = wait_until(lambda: (answer := client.get("/api/snapshot?window=1m")).get_json()["latest"][-1:]
+                       and answer.get_json()["latest"][-1]["symbol"] == "MSFT" and answer, 5, "the new answer")
+    assert [r["symbol"] for r in again.get_json()["latest"]] == ["AAPL", "MSFT"]
+    # one computation after the write, the refresher's: the polls took its answer
+    assert sum("JOIN candle_indicators_state" in s for s in statements) == computed_once + 1
+    assert again.headers["Server-Timing"].startswith("compute;dur=")
+
+
 def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(stack, db):
     candles = [*random_series("AAPL", START, 1, 30, seed=11), *random_series("MSFT", START, 1, 3, seed=12)]
     insert_candles(db, candles)
