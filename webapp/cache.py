@@ -61,7 +61,7 @@ class AnswerCache:
 
     def __init__(self, read_version: Callable[[], int], stale_seconds: float = STALE_SECONDS,
                  max_answers: int = 2048, max_age_seconds: float = 60, watch_seconds: float = 10,
-                 clock: Callable[[], float] = time.monotonic):
+                 max_watched: int = 64, clock: Callable[[], float] = time.monotonic):
         self.read_version = read_version
         self.stale_seconds = stale_seconds
         self.check_seconds = min(CHECK_SECONDS, stale_seconds)
@@ -70,6 +70,9 @@ class AnswerCache:
         # computed again after this long.
         self.max_age_seconds = max_age_seconds
         self.watch_seconds = watch_seconds
+        # The refresher computes at most this many answers per version (the most recently asked):
+        # requests for many distinct answers cannot multiply its work.
+        self.max_watched = max_watched
         self._clock = clock
         self._lock = threading.Lock()
         self._version: int | None = None
@@ -112,9 +115,10 @@ class AnswerCache:
         `recompute`, the same computation callable from any thread, has the answer refreshed ahead.
         `previous_allowed`: the version before's answer may stand in (not for a part of a new answer)."""
         version = self.current_version()
-        if recompute is not None:
+        answer = self._kept_or_computed(key, version, compute, previous_allowed)
+        if recompute is not None:  # once it computed: a request that fails is not refreshed
             self._watch(key, recompute)
-        return self._kept_or_computed(key, version, compute, previous_allowed)
+        return answer
 
     def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes],
                           previous_allowed: bool = False) -> Answer:
@@ -154,7 +158,7 @@ class AnswerCache:
         with self._lock:
             self._watched[key] = (recompute, self._clock())
             self._watched.move_to_end(key)
-            while len(self._watched) > self.max_answers:
+            while len(self._watched) > self.max_watched:
                 self._watched.popitem(last=False)
             if self._refresher is None or not self._refresher.is_alive():  # started in the process that serves
                 self._refresher = threading.Thread(target=self._refresh_forever, name="answer-refresher",

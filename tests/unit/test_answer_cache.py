@@ -196,3 +196,32 @@ def test_only_answers_asked_for_within_watch_seconds_are_refreshed():
     database.version = 3  # its refresh begins once the one at version 2 is over
     wait_until(lambda: refreshed.count("open") == 2, 5, "the refresh at version 3")
     assert refreshed == ["open", "open"]
+
+
+def test_the_refresher_computes_the_most_recently_asked_answers_only_and_never_failed_ones():
+    clock, database = Clock(), Database()
+    refreshed = []
+
+    def recompute(key):
+        def compute():
+            refreshed.append(key)
+            return database.compute()
+        return compute
+
+    def failing():
+        raise ValueError("a bad parameter")
+
+    cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=10, max_watched=2, clock=clock)
+    for key in ("a", "b", "c"):
+        cache.answer(key, database.compute, recompute(key))
+    try:
+        cache.answer("bad", failing, recompute("bad"))
+    except ValueError:
+        pass
+    clock.now = 1
+    database.version = 2
+    wait_until(lambda: sorted(refreshed) == ["b", "c"], 5, "the refresh at version 2")
+    clock.now = 2
+    database.version = 3
+    wait_until(lambda: len(refreshed) == 4, 5, "the refresh at version 3")
+    assert sorted(refreshed) == ["b", "b", "c", "c"]
