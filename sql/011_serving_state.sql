@@ -18,7 +18,6 @@
 
 DROP TABLE IF EXISTS candle_ema;  -- this file's first version kept the EMAs only
 DROP FUNCTION IF EXISTS refresh_candle_ema(text, interval, timestamptz);
-DROP FUNCTION IF EXISTS refresh_candle_indicators(text, interval, timestamptz);  -- one series per call
 
 CREATE TABLE IF NOT EXISTS candle_indicators_state (
     symbol           text             NOT NULL,

@@ -23,6 +23,7 @@ class Database:
         self.version = 1
         self.version_reads = 0
         self.computed = 0
+        self.refreshed = []
 
     def read_version(self):
         self.version_reads += 1
@@ -31,6 +32,13 @@ class Database:
     def compute(self):
         self.computed += 1
         return f"answer at version {self.version}".encode()
+
+    def recompute(self, key):
+        """compute, for the refresher, noting `key` in `refreshed`."""
+        def compute():
+            self.refreshed.append(key)
+            return self.compute()
+        return compute
 
 
 def test_viewers_between_two_commits_share_one_computation_and_one_version_read():
@@ -177,51 +185,35 @@ def test_a_watched_answer_is_computed_again_when_the_version_changes_before_anyo
 
 def test_only_answers_asked_for_within_watch_seconds_are_refreshed():
     clock, database = Clock(), Database()
-    refreshed = []
-
-    def recompute(key):
-        def compute():
-            refreshed.append(key)
-            return database.compute()
-        return compute
-
     cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=10, clock=clock)
-    cache.answer("left", database.compute, recompute("left"))  # asked at 0, then the page was closed
+    cache.answer("left", database.compute, database.recompute("left"))  # asked at 0, then the page was closed
     clock.now = 8
-    cache.answer("open", database.compute, recompute("open"))  # asked at 8
+    cache.answer("open", database.compute, database.recompute("open"))  # asked at 8
     clock.now = 12
     database.version = 2
-    wait_until(lambda: refreshed == ["open"], 5, "the refresh at version 2")
+    wait_until(lambda: database.refreshed == ["open"], 5, "the refresh at version 2")
     clock.now = 12.5
     database.version = 3  # its refresh begins once the one at version 2 is over
-    wait_until(lambda: refreshed.count("open") == 2, 5, "the refresh at version 3")
-    assert refreshed == ["open", "open"]
+    wait_until(lambda: database.refreshed.count("open") == 2, 5, "the refresh at version 3")
+    assert database.refreshed == ["open", "open"]
 
 
 def test_the_refresher_computes_the_most_recently_asked_answers_only_and_never_failed_ones():
     clock, database = Clock(), Database()
-    refreshed = []
-
-    def recompute(key):
-        def compute():
-            refreshed.append(key)
-            return database.compute()
-        return compute
-
     def failing():
         raise ValueError("a bad parameter")
 
     cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=10, max_watched=2, clock=clock)
     for key in ("a", "b", "c"):
-        cache.answer(key, database.compute, recompute(key))
+        cache.answer(key, database.compute, database.recompute(key))
     try:
-        cache.answer("bad", failing, recompute("bad"))
+        cache.answer("bad", failing, database.recompute("bad"))
     except ValueError:
         pass
     clock.now = 1
     database.version = 2
-    wait_until(lambda: sorted(refreshed) == ["b", "c"], 5, "the refresh at version 2")
+    wait_until(lambda: sorted(database.refreshed) == ["b", "c"], 5, "the refresh at version 2")
     clock.now = 2
     database.version = 3
-    wait_until(lambda: len(refreshed) == 4, 5, "the refresh at version 3")
-    assert sorted(refreshed) == ["b", "b", "c", "c"]
+    wait_until(lambda: len(database.refreshed) == 4, 5, "the refresh at version 3")
+    assert sorted(database.refreshed) == ["b", "b", "c", "c"]
