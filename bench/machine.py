@@ -14,7 +14,7 @@ import psutil
 from devstack.kafka import KAFKA_JARS_DIR
 from devstack.postgres import find_pg_bin
 
-PACKAGES = ("pyspark", "kafka-python", "confluent-kafka", "psycopg2-binary", "Flask", "gunicorn")
+PACKAGES = ("pyspark", "kafka-python", "confluent-kafka", "psycopg2-binary", "Flask", "granian")
 
 
 def _command_version(args: list[str]) -> str:

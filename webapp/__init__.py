@@ -9,6 +9,7 @@ from flask import Flask
 from common.settings import load_settings
 from webapp import api, db, pages
 from webapp.cache import STALE_SECONDS, AnswerCache
+from webapp.kept_answers import KeptAnswers
 
 SECURITY_HEADERS = {
     # Scripts only from this app. The chart library styles its canvases inline, and inline
@@ -50,4 +51,5 @@ def create_app(config: dict | None = None) -> Flask:
         response.headers.update(SECURITY_HEADERS)
         return response
 
+    app.wsgi_app = KeptAnswers(app.wsgi_app, app.extensions["answer_cache"], SECURITY_HEADERS)
     return app

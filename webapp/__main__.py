@@ -1,18 +1,17 @@
-"""`python -m webapp`: serve the live page and the JSON API (gunicorn, one worker process per core;
+"""`python -m webapp`: serve the live page and the JSON API (granian, one worker process per core;
 Flask's development server with --debug)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from common import flags
 from common.servers import ServerUnreachable, require_postgres
 from common.settings import SettingsError, load_settings, mask_url_password
 from webapp import create_app
-from webapp.server import GunicornServer, default_workers, listen
+from webapp.server import check_port_free, default_workers, serve
 
 log = logging.getLogger("webapp")
 
@@ -51,24 +50,19 @@ def main(argv=None) -> int:
         app.run(host=args.host, port=args.port, debug=True)
         return 0
     try:
-        listener = listen(args.host, args.port)
+        check_port_free(args.host, args.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
         return 1
     log.info("serving on http://%s:%d/ with %d worker process%s", args.host, args.port, args.workers,
              "" if args.workers == 1 else "es")
-    master = os.getpid()
     try:
-        GunicornServer(app, listener, args.workers).run()  # SIGTERM / Ctrl-C: gunicorn stops gracefully
-    except SystemExit as exc:
-        if os.getpid() != master:
-            raise  # a worker leaving: gunicorn's own exit
+        serve(app, args.host, args.port, args.workers)  # SIGTERM / Ctrl-C: requests in flight finish
+    except SystemExit as exc:  # granian's exit when a worker died
         code = exc.code if isinstance(exc.code, int) else 1
-        if code == 0:
-            log.info("stopped")
-        else:
-            log.error("stopped with exit status %d", code)
+        log.error("stopped with exit status %d", code)
         return code
+    log.info("stopped")
     return 0
 
 

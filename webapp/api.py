@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webapp import params, queries
 from webapp.cache import AnswerCache
 from webapp.db import read_only
+from webapp.kept_answers import answer_headers, answer_key
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def shared(view):
     """An endpoint whose JSON answer is computed once per data version and request, served to every
     viewer from the cache, with an ETag (304 Not Modified when the viewer's copy is current), and
     refreshed ahead of the next poll when the data changes. Server-Timing says how long the answer
-    took to compute."""
+    took to compute. Once kept, webapp.kept_answers serves it without reaching this view."""
 
     @functools.wraps(view)
     def answer_from_cache(*args, **kwargs):
@@ -70,11 +71,10 @@ def shared(view):
             with app.test_request_context(path):  # the same request, outside any viewer's
                 return as_json_body(view(*args, **kwargs))
 
-        answer = cache.answer(path, lambda: as_json_body(view(*args, **kwargs)), recompute)
+        key = answer_key(request.path, request.query_string.decode())
+        answer = cache.answer(key, lambda: as_json_body(view(*args, **kwargs)), recompute)
         response = current_app.response_class(answer.body, mimetype="application/json")
-        response.set_etag(answer.etag)
-        response.cache_control.no_cache = True  # the browser asks again each poll, and gets 304s
-        response.headers["Server-Timing"] = f"compute;dur={answer.compute_seconds * 1000:.1f}"
+        response.headers.update(answer_headers(answer))
         return response.make_conditional(request)
 
     return answer_from_cache

@@ -120,15 +120,33 @@ class AnswerCache:
             self._watch(key, recompute)
         return answer
 
+    def kept(self, key: str) -> Answer | None:
+        """The answer for `key` kept at the current version (or the version before's while it may
+        stand in), or None; never computes. A watched answer asked for this way stays watched."""
+        self.current_version()
+        with self._lock:
+            found = self._kept_locked(key, previous_allowed=True)
+            watched = self._watched.get(key)
+            if found is not None and watched is not None:
+                self._watched[key] = (watched[0], self._clock())
+                self._watched.move_to_end(key)
+            return found
+
+    def _kept_locked(self, key: str, previous_allowed: bool) -> Answer | None:
+        found = self._answers.get(key)
+        if found is not None:
+            self._answers.move_to_end(key)
+            return found
+        if previous_allowed and self._clock() < self._previous_until:
+            return self._previous.get(key)
+        return None
+
     def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes],
                           previous_allowed: bool = False) -> Answer:
         with self._lock:
-            found = self._answers.get(key)
+            found = self._kept_locked(key, previous_allowed)
             if found is not None:
-                self._answers.move_to_end(key)
                 return found
-            if previous_allowed and self._clock() < self._previous_until and key in self._previous:
-                return self._previous[key]
             computing = self._computing.get((key, version))
             first = computing is None
             if first:

@@ -11,6 +11,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import psutil
+from flask import request
 from sqlalchemy import event
 
 from common.settings import REPO_ROOT
@@ -71,6 +72,28 @@ def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db
     viewers = [client.get("/api/snapshot?window=1m") for _ in range(20)]
     assert len(statements) == first_poll  # 20 more viewers cost no query at all
     assert {v.data for v in viewers} == {first.data}
+
+
+def test_a_kept_answer_is_served_before_flask_with_the_headers_flask_sends(stack, db):
+    insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
+    app, client = app_client(stack, stale_seconds=60)
+    reached_flask = []
+    app.before_request(lambda: reached_flask.append(request.method))
+    first = client.get("/api/latest?window=1m")  # computed by the view, then kept
+    kept = client.get("/api/latest?window=1m")
+    not_modified = client.get("/api/latest?window=1m", headers={"If-None-Match": first.headers["ETag"]})
+    assert reached_flask == ["GET"]  # the two later answers never reached Flask
+    assert kept.status_code == 200 and kept.data == first.data
+
+    def headers(response):
+        return sorted((name, value) for name, value in response.headers.items() if name != "Date")
+
+    # Flask answers HEAD from the same view: what it would send for each
+    assert headers(kept) == headers(first) == headers(client.head("/api/latest?window=1m"))
+    assert not_modified.status_code == 304 and not_modified.data == b""
+    flask_not_modified = client.head("/api/latest?window=1m", headers={"If-None-Match": first.headers["ETag"]})
+    assert flask_not_modified.status_code == 304 and headers(not_modified) == headers(flask_not_modified)
+    assert reached_flask == ["GET", "HEAD", "HEAD"]
 
 
 def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(stack, db):

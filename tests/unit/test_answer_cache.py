@@ -217,3 +217,28 @@ def test_the_refresher_computes_the_most_recently_asked_answers_only_and_never_f
     database.version = 3
     wait_until(lambda: len(database.refreshed) == 4, 5, "the refresh at version 3")
     assert sorted(database.refreshed) == ["b", "b", "c", "c"]
+
+
+def test_a_kept_answer_is_looked_up_without_computing_as_answer_would_find_it():
+    clock, database = Clock(), Database()
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
+    assert cache.kept("/api/latest") is None and database.computed == 0
+    cache.answer("/api/latest", database.compute)
+    assert cache.kept("/api/latest").body == b"answer at version 1"
+    database.version = 2
+    clock.now = 0.2  # version 2 is seen; version 1's answer stands in for the rest of stale_seconds
+    assert cache.kept("/api/latest").body == b"answer at version 1"
+    clock.now = 0.3
+    assert cache.kept("/api/latest") is None and database.computed == 1
+
+
+def test_a_watched_answer_served_as_kept_stays_watched():
+    clock, database = Clock(), Database()
+    cache = AnswerCache(database.read_version, stale_seconds=0.01, watch_seconds=10, clock=clock)
+    cache.answer("open", database.compute, database.recompute("open"))  # computed at 0
+    clock.now = 8
+    assert cache.kept("open").body == b"answer at version 1"  # asked at 8, served without the view
+    clock.now = 12
+    database.version = 2  # 4 s after it was last asked: refreshed
+    wait_until(lambda: database.refreshed == ["open"], 5, "the refresh at version 2")
+    assert cache.kept("open").body == b"answer at version 2"
