@@ -173,25 +173,18 @@ def snapshot():
         def part(name: str, compute):
             return shared_part(f"snapshot part {name}", lambda: compute(connection))
 
-        latest_rows = part(f"latest {seconds}", lambda c: queries.latest_per_symbol(c, seconds))
-        symbols = [row["symbol"] for row in json.loads(latest_rows)]
+        # latest, recent_spikes and movers: one statement, once per version and size
+        shared = part(f"shared {seconds}", lambda c: queries.snapshot_shared(c, seconds, RECENT_SPIKES_LIMIT))
+        symbols = [row["symbol"] for row in json.loads(shared)["latest"]]
         charted = wanted if wanted in symbols else (symbols[0] if symbols else None)
-        candles = spikes = queries.JsonText("[]")
-        if charted:
-            candles = queries.candles_for_symbol(connection, charted, seconds, limit)
-            # only the charted candles' spikes: the since bound keeps the query off the history
-            since = queries.oldest_of_newest(connection, charted, seconds, limit)
-            spikes = queries.spikes(connection, charted, seconds, limit, since)
-        return queries.json_object(
-            window=request.args.get("window", "1m"),
-            symbol=charted,
-            latest=latest_rows,
-            candles=candles,
-            spikes=spikes,
-            recent_spikes=part(f"recent_spikes {seconds}", lambda c: queries.recent_spikes(c, seconds, RECENT_SPIKES_LIMIT)),
-            candle_events=part("candle_events", candle_events_by_name),
-            movers=part(f"movers {seconds}", lambda c: queries.top_movers(c, seconds)),
-            quality=part("quality", quality_report),
+        chart = (queries.chart(connection, charted, seconds, limit) if charted
+                 else queries.json_object(candles=[], spikes=[]))
+        return queries.merge_objects(
+            queries.json_object(window=request.args.get("window", "1m"), symbol=charted),
+            shared,
+            chart,
+            queries.json_object(candle_events=part("candle_events", candle_events_by_name),
+                                quality=part("quality", quality_report)),
         )
 
 

@@ -102,17 +102,6 @@ def indicators_query(fields: str) -> TextClause:
 
 
 INDICATORS_FOR_SYMBOL = indicators_query(INDICATOR_FIELDS)
-# The page's chart in one statement: the candles with their volume and indicators.
-CANDLES_FOR_SYMBOL = indicators_query(INDICATOR_FIELDS.replace("close_price,", "close_price, volume,"))
-
-# Where the chart's candles begin, so its spikes are read from there on only.
-OLDEST_OF_NEWEST = text(
-    f"""
-    SELECT window_start FROM stock_aggregates
-    WHERE symbol = :symbol AND {TABLE_WINDOW_SIZE}
-    ORDER BY window_start DESC OFFSET :limit - 1 LIMIT 1
-    """
-)
 
 SPIKES = newest_oldest_first(
     SPIKE_FIELDS, "price_spikes", f"{VIEW_WINDOW_SIZE} AND (CAST(:symbol AS text) IS NULL OR symbol = :symbol)"
@@ -189,6 +178,45 @@ RECENT_SPIKES = text(
     """
 )
 
+
+def _json_array_sql(statement: TextClause) -> str:
+    """SQL of the rows of `statement` as a JSON array, in its order."""
+    return f"(SELECT coalesce(json_agg(r), '[]') FROM ({statement.text}) r)"
+
+
+# The parts of the page's snapshot that every symbol's snapshot of a size holds, in one statement:
+# a JSON object of the latest rows, the newest hour's spikes and the movers.
+SNAPSHOT_SHARED = text(
+    f"""
+    SELECT json_build_object(
+        'latest', {_json_array_sql(LATEST_PER_SYMBOL)},
+        'recent_spikes', {_json_array_sql(RECENT_SPIKES)},
+        'movers', {_json_array_sql(TOP_MOVERS)}
+    )::text
+    """
+)
+
+# The page's chart in one statement: a JSON object of the newest :limit candles, oldest first, with
+# their volume and indicators, and their spikes.
+CHART_SPIKES = text(
+    f"""
+    SELECT {SPIKE_FIELDS} FROM price_spikes
+    WHERE symbol = :symbol AND {VIEW_WINDOW_SIZE} AND window_start >= (SELECT min(window_start) FROM candles)
+    ORDER BY window_start
+    """
+)
+CHART = text(
+    f"""
+    WITH candles AS MATERIALIZED (
+        {indicators_query(INDICATOR_FIELDS.replace("close_price,", "close_price, volume,")).text}
+    )
+    SELECT json_build_object(
+        'candles', (SELECT coalesce(json_agg(c ORDER BY c.window_start), '[]') FROM candles c),
+        'spikes', {_json_array_sql(CHART_SPIKES)}
+    )::text
+    """
+)
+
 REJECTS_BY_REASON = text(
     """
     SELECT reason, count(*) AS events, max(seen_at) AS last_seen
@@ -209,6 +237,12 @@ def json_object(**members) -> JsonText:
     return JsonText("{" + ", ".join(
         f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
         for name, value in members.items()) + "}")
+
+
+def merge_objects(*objects: JsonText) -> JsonText:
+    """One JSON object of the members of JSON object texts with distinct member names."""
+    inner = [text.strip()[1:-1].strip() for text in objects]
+    return JsonText("{" + ", ".join(members for members in inner if members) + "}")
 
 
 def as_json_value(value):
@@ -234,8 +268,13 @@ def _json_rows(connection: Connection, statement: TextClause, params: dict | Non
     The session's time zone is UTC (webapp.db), so Postgres writes each timestamp with +00:00, which
     becomes the Z that as_json_value writes. The row sets' only text columns are symbols (no + or ")
     and period names, so the replacement touches timestamps only."""
-    array = connection.execute(_as_json_array(statement), params or {}).scalar()
-    return JsonText(array.replace('+00:00"', 'Z"'))
+    return _json_text(connection, _as_json_array(statement), params)
+
+
+def _json_text(connection: Connection, statement: TextClause, params: dict | None = None) -> JsonText:
+    """The JSON text `statement` builds (see _json_rows for its timestamps)."""
+    built = connection.execute(statement, params or {}).scalar()
+    return JsonText(built.replace('+00:00"', 'Z"'))
 
 
 def latest_per_symbol(connection: Connection, window_seconds: int) -> JsonText:
@@ -278,25 +317,21 @@ def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: i
     return _series(INDICATORS_FOR_SYMBOL, connection, symbol, window_seconds, limit, since)
 
 
-def candles_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int) -> JsonText:
-    """The newest candles of one symbol and size with their volume and indicators, oldest first."""
-    return _series(CANDLES_FOR_SYMBOL, connection, symbol, window_seconds, limit, None)
+def snapshot_shared(connection: Connection, window_seconds: int, spikes_limit: int) -> JsonText:
+    """{"latest", "recent_spikes", "movers"} of one window size (at most `spikes_limit` spikes)."""
+    return _json_text(connection, SNAPSHOT_SHARED, {"window_seconds": window_seconds, "limit": spikes_limit})
 
 
-def oldest_of_newest(connection: Connection, symbol: str, window_seconds: int, limit: int) -> datetime | None:
-    """The start of the oldest of the newest `limit` candles of one symbol and size (None: fewer exist)."""
-    return connection.execute(OLDEST_OF_NEWEST, {"symbol": symbol, "window_seconds": window_seconds,
-                                                 "limit": limit}).scalar()
+def chart(connection: Connection, symbol: str, window_seconds: int, limit: int) -> JsonText:
+    """{"candles", "spikes"}: one symbol's newest `limit` candles of one size, oldest first, with their
+    volume and indicators, and the spikes among them."""
+    params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": None}
+    return _json_text(connection, CHART, params)
 
 
 def spikes(connection: Connection, symbol: str | None, window_seconds: int, limit: int, since) -> JsonText:
     """Candles that moved at least the spike threshold from their open, oldest first (any symbol: None)."""
     return _series(SPIKES, connection, symbol, window_seconds, limit, since)
-
-
-def recent_spikes(connection: Connection, window_seconds: int, limit: int) -> JsonText:
-    """Spikes of every symbol in the newest hour of data, oldest first."""
-    return _json_rows(connection, RECENT_SPIKES, {"window_seconds": window_seconds, "limit": limit})
 
 
 def candle_events(connection: Connection) -> dict[int, float]:
