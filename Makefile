@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup stack stack-down demo test chaos bench bench-quick
+.PHONY: setup venv stack stack-down demo test unit lint fmt chaos bench bench-quick
 
 setup:  ## virtualenv, Postgres server, Chromium, Kafka and Spark jars (idempotent)
 	@bash scripts/setup.sh
+
+venv:  ## the virtualenv alone (what unit, lint and fmt need)
+	@bash scripts/setup.sh python
 
 stack: setup  ## start the local Kafka broker and Postgres in the background, schema applied
 	@$(PY) -m devstack up
@@ -18,6 +21,18 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
 	@$(PY) -m pytest
+
+unit: venv  ## the pure tests, no server (seconds)
+	@$(PY) -m pytest tests/unit -q
+
+lint: venv  ## ruff (lint and format check) and mypy; fails on any finding
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
+
+fmt: venv  ## format the code and apply ruff's safe fixes
+	@.venv/bin/ruff format .
+	@.venv/bin/ruff check --fix .
 
 bench: setup  ## the benchmarks on a private local stack (~15-20 min); report in bench/results/ and README
 	@$(PY) -m bench

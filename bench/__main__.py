@@ -8,7 +8,7 @@ import logging
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.freshness import measure_freshness
@@ -60,10 +60,22 @@ FRESHNESS_LOADS = {
     "rate_80": ["--rate", "80", "--interval", "0.1"],  # 80 trades/s spread evenly
     "rate_10k": ["--rate", "10000", "--interval", "0.2"],
 }
-QUICK = Sizes(runs=1, backlog_events=200_000, per_event_limit=10_000, hour_batch_events=20_000,
-              sustained_rates=(5_000, 20_000), sustained_seconds=15, freshness_seconds=20,
-              freshness_warmup_seconds=15, web_seconds=5, page_history_rows=(10_000, 100_000), page_polls=10,
-              page_viewer_seconds=20, producer_rate=20_000, producer_cycles=2)
+QUICK = Sizes(
+    runs=1,
+    backlog_events=200_000,
+    per_event_limit=10_000,
+    hour_batch_events=20_000,
+    sustained_rates=(5_000, 20_000),
+    sustained_seconds=15,
+    freshness_seconds=20,
+    freshness_warmup_seconds=15,
+    web_seconds=5,
+    page_history_rows=(10_000, 100_000),
+    page_polls=10,
+    page_viewer_seconds=20,
+    producer_rate=20_000,
+    producer_cycles=2,
+)
 
 
 def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, ...]) -> dict:
@@ -75,8 +87,9 @@ def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, 
     if "backlog" in only:
         results["backlog"] = measure_backlog(stack, work, sizes)
     if "sustained" in only:
-        results["sustained"] = find_sustained_rate(stack, work, list(sizes.sustained_rates), sizes.sustained_seconds,
-                                                   sizes.generator_workers)
+        results["sustained"] = find_sustained_rate(
+            stack, work, list(sizes.sustained_rates), sizes.sustained_seconds, sizes.generator_workers
+        )
     if "freshness" in only:
         results["freshness"] = {
             name: measure_freshness(stack, work, name, args, sizes.freshness_seconds, sizes.freshness_warmup_seconds)
@@ -85,8 +98,9 @@ def run_scenarios(stack: BenchStack, work: Path, sizes: Sizes, only: tuple[str, 
     if "web" in only:
         results["web_api"] = measure_web_api(stack, work, sizes.web_rows, sizes.runs, sizes.web_seconds)
     if "page" in only:
-        results["web_page"] = measure_web_page(stack, work, sizes.page_history_rows, sizes.page_polls,
-                                               sizes.page_viewers, sizes.page_viewer_seconds)
+        results["web_page"] = measure_web_page(
+            stack, work, sizes.page_history_rows, sizes.page_polls, sizes.page_viewers, sizes.page_viewer_seconds
+        )
     return results
 
 
@@ -111,15 +125,20 @@ def main(argv=None) -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     args, only = parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    results = {"mode": "quick" if args.quick else "full", "sizes": asdict(sizes), "scenarios": list(only),
-               "machine": describe_machine(), "started_at": datetime.now(timezone.utc).isoformat()}
+    results = {
+        "mode": "quick" if args.quick else "full",
+        "sizes": asdict(sizes),
+        "scenarios": list(only),
+        "machine": describe_machine(),
+        "started_at": datetime.now(UTC).isoformat(),
+    }
     stack = BenchStack.start()
     try:
         with tempfile.TemporaryDirectory(prefix="run-", dir=stack.root) as work:
             results.update(run_scenarios(stack, Path(work), sizes, only))
     finally:
         stack.stop()
-    results["finished_at"] = datetime.now(timezone.utc).isoformat()
+    results["finished_at"] = datetime.now(UTC).isoformat()
     json_path, md_path = write_report(results, args.out)
     log.info("wrote %s and %s", json_path, md_path)
     if not args.no_readme:

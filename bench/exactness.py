@@ -1,12 +1,11 @@
-"""Checks a result table against the independent plain-Python reference of the tests."""
+"""Checks a result table against the independent plain-Python reference (reference/)."""
 
 from __future__ import annotations
 
 import psycopg2
 
 from common.settings import libpq_url
-from tests.helpers import table_rows
-from tests.reference import assert_rows_match
+from reference.aggregates import assert_rows_match, table_rows
 
 
 def check_table(database_url: str, expected: dict) -> dict:

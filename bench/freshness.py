@@ -91,8 +91,9 @@ def event_freshness(events: list[dict], versions: dict) -> tuple[list[float], in
     return latencies, missing
 
 
-def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: list[str], seconds: float,
-                      warmup_seconds: float) -> dict:
+def measure_freshness(
+    stack: BenchStack, work: Path, name: str, producer_args: list[str], seconds: float, warmup_seconds: float
+) -> dict:
     """Run producer + job (with the job's default trigger); once the first rows are written, let the load
     run `warmup_seconds` (the JVM compiles its hot code over the first few dozen batches), then measure
     for `seconds`: the freshness percentiles of every event published in that time, and the staleness."""
@@ -103,8 +104,12 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: l
     try:
         wait_started(job)
         with RowWatcher(stack.database_url) as watcher:
-            producer = Watched("producer", ["--source", "synthetic", "--record", str(record), *producer_args],
-                               stack.env(topic, work), work / f"{name}-producer.log")
+            producer = Watched(
+                "producer",
+                ["--source", "synthetic", "--record", str(record), *producer_args],
+                stack.pipeline_env(topic, work),
+                work / f"{name}-producer.log",
+            )
             wait_until(lambda: watcher.snapshot(), 300, "the first rows")
             time.sleep(warmup_seconds)  # the load runs on meanwhile
             measured_from = time.time() * 1000
@@ -112,8 +117,11 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: l
             producer.stop()
             events = [e for e in map(json.loads, record.read_text().splitlines()) if e["ingested_at"] >= measured_from]
             last_of_symbol = list({e["symbol"]: e for e in events}.values())
-            wait_until(lambda: event_freshness(last_of_symbol, watcher.snapshot())[1] == 0, 120,
-                       "rows covering every symbol's last event")
+            wait_until(
+                lambda: event_freshness(last_of_symbol, watcher.snapshot())[1] == 0,
+                120,
+                "rows covering every symbol's last event",
+            )
     finally:
         if producer is not None:
             producer.stop()
@@ -121,7 +129,13 @@ def measure_freshness(stack: BenchStack, work: Path, name: str, producer_args: l
     latencies, missing = event_freshness(events, watcher.snapshot())
     measured_until = measured_from / 1000 + seconds
     staleness = [lag for seen, lag in watcher.staleness if measured_from / 1000 <= seen <= measured_until]
-    return {**latency_percentiles(latencies), "missing": missing, "events": len(events),
-            "staleness": latency_percentiles(staleness), "warmup_seconds": warmup_seconds,
-            "offered_events_per_second": len(events) / seconds, "streaming_peak_rss_bytes": job.peak_rss,
-            "producer_peak_rss_bytes": producer.peak_rss}
+    return {
+        **latency_percentiles(latencies),
+        "missing": missing,
+        "events": len(events),
+        "staleness": latency_percentiles(staleness),
+        "warmup_seconds": warmup_seconds,
+        "offered_events_per_second": len(events) / seconds,
+        "streaming_peak_rss_bytes": job.peak_rss,
+        "producer_peak_rss_bytes": producer.peak_rss,
+    }

@@ -28,8 +28,9 @@ def extract(revision: str, paths: tuple[str, ...], into: Path) -> Path | None:
     """`paths` of `revision` under `into`, or None with a log line when the history is not there (a
     tarball, a shallow clone)."""
     try:
-        archive = subprocess.run(["git", "archive", "--format=tar", revision, *paths],
-                                 cwd=REPO_ROOT, capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", revision, *paths], cwd=REPO_ROOT, capture_output=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         reason = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else exc
         log.warning("commit %s is not in this checkout, so it is not measured (%s)", revision[:7], reason)

@@ -56,15 +56,17 @@ def backlog_messages(symbols, count: int, seed: int, span_ms: int = HOUR_MS, sta
 
 def kafka_producer(bootstrap_servers: str, compression: str) -> Producer:
     """A librdkafka producer tuned for throughput, with acks=all like the pipeline's producer."""
-    return Producer({
-        "bootstrap.servers": bootstrap_servers,
-        "acks": "all",
-        "linger.ms": 50,
-        "batch.size": 1_000_000,
-        "compression.type": compression,
-        "partitioner": "murmur2_random",  # the Java client's (and kafka-python's) placement of keys
-        "queue.buffering.max.messages": 500_000,
-    })
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "acks": "all",
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "compression.type": compression,
+            "partitioner": "murmur2_random",  # the Java client's (and kafka-python's) placement of keys
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
 
 
 def _send(producer: Producer, topic: str, message: dict) -> None:
@@ -90,8 +92,10 @@ def _publish_backlog(args) -> int:
 
 def backlog_plan(count: int, seed: int, span_ms: int) -> list[tuple]:
     """(symbols, count, seed, span_ms) of each generator process, one per partition; `count` events in all."""
-    return [(symbols, count * len(symbols) // len(SYMBOLS), seed + index, span_ms)
-            for index, symbols in enumerate(partition_groups())]
+    return [
+        (symbols, count * len(symbols) // len(SYMBOLS), seed + index, span_ms)
+        for index, symbols in enumerate(partition_groups())
+    ]
 
 
 def plan_messages(plan) -> list[dict]:
@@ -129,9 +133,7 @@ def _publish_paced(args) -> int:
 
 def publish_paced(bootstrap_servers: str, topic: str, rate: float, seconds: float, workers: int = 2) -> dict:
     """Publish live trades (event time = now) at `rate` events/s for `seconds`; the rate achieved."""
-    jobs = [
-        (bootstrap_servers, topic, worker_symbols(workers, i), rate / workers, seconds, i) for i in range(workers)
-    ]
+    jobs = [(bootstrap_servers, topic, worker_symbols(workers, i), rate / workers, seconds, i) for i in range(workers)]
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         done = pool.map(_publish_paced, jobs)
     sent, elapsed = sum(n for n, _ in done), max(s for _, s in done)  # the processes' own time, not start-up

@@ -77,8 +77,10 @@ def freshness_figure(results: dict, case: str, key: str) -> dict | None:
 
 def peak_streaming_rss(results: dict) -> float | None:
     """The highest resident memory the streaming job reached in any measurement."""
-    peaks = [_get(results, f"backlog.{run}.peak_rss_bytes.max")
-             for run in ("streaming_gzip", "streaming_lz4", "hour_of_trading")]
+    peaks = [
+        _get(results, f"backlog.{run}.peak_rss_bytes.max")
+        for run in ("streaming_gzip", "streaming_lz4", "hour_of_trading")
+    ]
     peaks += [c.get("streaming_peak_rss_bytes") for c in (_get(results, "freshness") or {}).values()]
     peaks = [p for p in peaks if p]
     return max(peaks) if peaks else None
@@ -87,10 +89,14 @@ def peak_streaming_rss(results: dict) -> float | None:
 def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool | None]]:
     """(what, median/min/max, format, target, met) for each row of the table."""
     single = lambda v: spread([v]) if v is not None else None  # noqa: E731
-    speedup = ratio(_get(results, "backlog.streaming_gzip.events_per_second.median"),
-                    _get(results, "backlog.baseline_per_event.events_per_second.median"))
-    speedup_batched = ratio(_get(results, "backlog.streaming_gzip.events_per_second.median"),
-                            _get(results, "backlog.baseline_batched.events_per_second.median"))
+    speedup = ratio(
+        _get(results, "backlog.streaming_gzip.events_per_second.median"),
+        _get(results, "backlog.baseline_per_event.events_per_second.median"),
+    )
+    speedup_batched = ratio(
+        _get(results, "backlog.streaming_gzip.events_per_second.median"),
+        _get(results, "backlog.baseline_batched.events_per_second.median"),
+    )
     backlog = _get(results, "backlog.streaming_gzip.events_per_second")
     batch_only = _get(results, "backlog.streaming_gzip.batch_events_per_second")
     before = _get(results, "backlog.three_queries_gzip.events_per_second")
@@ -104,41 +110,103 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
 
     rows = [
         ("Load generator (confluent-kafka, backlog)", _get(results, "backlog.generator_rate"), _rate, "", None),
-        (f"Streaming `--available-now`, {backlog_size} backlog (gzip), whole run", backlog, _rate,
-         "≥ batched baseline", met(single(speedup_batched), lambda v: v >= 1)),
-        ("… same, micro-batch time only (no JVM start)", batch_only, _rate, "≥ 150,000 ev/s",
-         met(batch_only, lambda v: v >= 150_000)),
+        (
+            f"Streaming `--available-now`, {backlog_size} backlog (gzip), whole run",
+            backlog,
+            _rate,
+            "≥ batched baseline",
+            met(single(speedup_batched), lambda v: v >= 1),
+        ),
+        (
+            "… same, micro-batch time only (no JVM start)",
+            batch_only,
+            _rate,
+            "≥ 150,000 ev/s",
+            met(batch_only, lambda v: v >= 150_000),
+        ),
         ("… same backlog written with lz4", _get(results, "backlog.streaming_lz4.events_per_second"), _rate, "", None),
         ("Before: the three-query job, same backlog, whole run", before, _rate, "", None),
-        ("… micro-batch time only", _get(results, "backlog.three_queries_gzip.batch_events_per_second"), _rate, "",
-         None),
+        (
+            "… micro-batch time only",
+            _get(results, "backlog.three_queries_gzip.batch_events_per_second"),
+            _rate,
+            "",
+            None,
+        ),
         ("… peak RSS (JVM included)", _get(results, "backlog.three_queries_gzip.peak_rss_bytes"), _mib, "", None),
-        ("One pass ÷ three queries, whole run", single(ratio(_get(backlog or {}, "median"), _get(before or {}, "median"))),
-         _times, "", None),
-        ("Baseline: per-event upserts (kafka-python)", _get(results, "backlog.baseline_per_event.events_per_second"),
-         _rate, "", None),
-        ("Baseline: batched in-memory aggregation", _get(results, "backlog.baseline_batched.events_per_second"),
-         _rate, "", None),
+        (
+            "One pass ÷ three queries, whole run",
+            single(ratio(_get(backlog or {}, "median"), _get(before or {}, "median"))),
+            _times,
+            "",
+            None,
+        ),
+        (
+            "Baseline: per-event upserts (kafka-python)",
+            _get(results, "backlog.baseline_per_event.events_per_second"),
+            _rate,
+            "",
+            None,
+        ),
+        (
+            "Baseline: batched in-memory aggregation",
+            _get(results, "backlog.baseline_batched.events_per_second"),
+            _rate,
+            "",
+            None,
+        ),
         ("Streaming ÷ per-event baseline", single(speedup), _times, "", None),
-        ("Streaming ÷ batched baseline", single(speedup_batched), _times, "≥ 1×",
-         met(single(speedup_batched), lambda v: v >= 1)),
-        ("Highest sustained rate, default trigger, p90 batch ≤ 1 s", sustained, _rate_or_below, "≥ 50,000 ev/s",
-         met(sustained, lambda v: v >= 50_000)),
+        (
+            "Streaming ÷ batched baseline",
+            single(speedup_batched),
+            _times,
+            "≥ 1×",
+            met(single(speedup_batched), lambda v: v >= 1),
+        ),
+        (
+            "Highest sustained rate, default trigger, p90 batch ≤ 1 s",
+            sustained,
+            _rate_or_below,
+            "≥ 50,000 ev/s",
+            met(sustained, lambda v: v >= 50_000),
+        ),
     ]
-    for case, label in (("demo", "demo load (8 tickers, 8 ev/s)"), ("rate_80", "80 ev/s spread evenly"),
-                        ("rate_10k", "10,000 ev/s")):
+    for case, label in (
+        ("demo", "demo load (8 tickers, 8 ev/s)"),
+        ("rate_80", "80 ev/s spread evenly"),
+        ("rate_10k", "10,000 ev/s"),
+    ):
         for key in ("p50", "p95", "p99"):
             figure = freshness_figure(results, case, key)
             target = "≤ 1.0 s" if key == "p95" and case != "rate_10k" else ""
-            rows.append((f"Freshness {key}, {label}, default trigger", figure, _ms, target,
-                         met(figure, lambda v: v <= 1.0) if target else None))
+            rows.append(
+                (
+                    f"Freshness {key}, {label}, default trigger",
+                    figure,
+                    _ms,
+                    target,
+                    met(figure, lambda v: v <= 1.0) if target else None,
+                )
+            )
     staleness = freshness_figure(results, "rate_80", "staleness.p95")
-    rows.append(("Now − newest `last_event_at`, p95 of 100 ms polls, 80 ev/s", staleness, _ms, "≤ 1.0 s",
-                 met(staleness, lambda v: v <= 1.0)))
-    for endpoint, p99 in zip(("latest", "aggregates"), api_p99):
+    rows.append(
+        (
+            "Now − newest `last_event_at`, p95 of 100 ms polls, 80 ev/s",
+            staleness,
+            _ms,
+            "≤ 1.0 s",
+            met(staleness, lambda v: v <= 1.0),
+        )
+    )
+    for endpoint, p99 in zip(("latest", "aggregates"), api_p99, strict=True):
         rows += [
-            (f"`/api/{endpoint}` p50, 50 clients, {_get(results, 'web_api.rows') or 0:,} rows",
-             web_figure(results, endpoint, "p50"), _ms, "", None),
+            (
+                f"`/api/{endpoint}` p50, 50 clients, {_get(results, 'web_api.rows') or 0:,} rows",
+                web_figure(results, endpoint, "p50"),
+                _ms,
+                "",
+                None,
+            ),
             (f"`/api/{endpoint}` p99", p99, _ms, "≤ 50 ms", met(p99, lambda v: v <= 0.05)),
             (f"`/api/{endpoint}` throughput", web_figure(results, endpoint, "requests_per_second"), _req, "", None),
         ]
@@ -146,36 +214,68 @@ def figures(results: dict) -> list[tuple[str, dict | None, callable, str, bool |
     for rows_count, cost in (_get(results, "web_page.poll_cost") or {}).items():
         server = single(cost["server"]["p50"])
         rows += [
-            (f"Page poll (`/api/snapshot`) after a write, {int(rows_count):,} rows: server time, p50", server, _ms,
-             "≤ 20 ms", met(server, lambda v: v <= 0.02)),
+            (
+                f"Page poll (`/api/snapshot`) after a write, {int(rows_count):,} rows: server time, p50",
+                server,
+                _ms,
+                "≤ 20 ms",
+                met(server, lambda v: v <= 0.02),
+            ),
             ("… server time, p95", single(cost["server"]["p95"]), _ms, "", None),
-            ("… the viewer's wait after a write (answer refreshed ahead), p50", single(cost["fresh"]["p50"]), _ms,
-             "", None),
+            (
+                "… the viewer's wait after a write (answer refreshed ahead), p50",
+                single(cost["fresh"]["p50"]),
+                _ms,
+                "",
+                None,
+            ),
             ("… the viewer's wait between writes, p50", single(cost["cached"]["p50"]), _ms, "", None),
         ]
         if rows_count in before:
-            rows.append(("… before: the page's seven requests, p50", single(before[rows_count]["fresh"]["p50"]),
-                         _ms, "", None))
+            rows.append(
+                ("… before: the page's seven requests, p50", single(before[rows_count]["fresh"]["p50"]), _ms, "", None)
+            )
     viewers = _get(results, "web_page.viewers")
     if viewers:
         p99 = single(viewers.get("p99"))
         rows += [
-            (f"{viewers['viewers']} viewers polling every 5 s, batches committing: p99", p99, _ms, "≤ 50 ms",
-             met(p99, lambda v: v <= 0.05)),
+            (
+                f"{viewers['viewers']} viewers polling every 5 s, batches committing: p99",
+                p99,
+                _ms,
+                "≤ 50 ms",
+                met(p99, lambda v: v <= 0.05),
+            ),
             ("… p50", single(viewers.get("p50")), _ms, "", None),
             ("… requests answered", single(viewers["requests"]), _count, "", None),
             ("… errors", single(viewers["errors"]), _count, "0", met(single(viewers["errors"]), lambda v: v == 0)),
             ("… answered 304 Not Modified", single(100 * viewers["not_modified_share"]), _percent, "", None),
         ]
     rows += [
-        ("Peak RSS, streaming job (JVM included)", single(rss), _mib, "≤ 1.5 GiB", met(single(rss), lambda v: v <= 1.5 * GIB)),
+        (
+            "Peak RSS, streaming job (JVM included)",
+            single(rss),
+            _mib,
+            "≤ 1.5 GiB",
+            met(single(rss), lambda v: v <= 1.5 * GIB),
+        ),
         ("Peak RSS, producer", _get(results, "producer.peak_rss_bytes"), _mib, "", None),
         ("Peak RSS, webapp", single(_get(results, "web_api.webapp_peak_rss_bytes")), _mib, "", None),
-        ("Spark state after 1 h of 8-ticker trading: rows", single(_get(results, "backlog.hour_of_trading.state.rows")),
-         _count, "", None),
+        (
+            "Spark state after 1 h of 8-ticker trading: rows",
+            single(_get(results, "backlog.hour_of_trading.state.rows")),
+            _count,
+            "",
+            None,
+        ),
         ("… state memory", single(_get(results, "backlog.hour_of_trading.state.memory_bytes")), _mib, "", None),
-        ("Producer synthetic publish rate (kafka-python, gzip, acks=all)", _get(results, "producer.events_per_second"),
-         _rate, "", None),
+        (
+            "Producer synthetic publish rate (kafka-python, gzip, acks=all)",
+            _get(results, "producer.events_per_second"),
+            _rate,
+            "",
+            None,
+        ),
     ]
     return rows
 
@@ -208,30 +308,42 @@ def render_markdown(results: dict) -> str:
 def breakdown_table(results: dict) -> list[str]:
     """Where the time of one streaming --available-now run went, per query (Spark's durationMs), for
     the job and for the three-query job before it."""
-    jobs = [(label, _get(results, f"backlog.{key}.detail.breakdown"))
-            for key, label in (("streaming_gzip", "one pass"), ("three_queries_gzip", "three queries (before)"))]
+    jobs = [
+        (label, _get(results, f"backlog.{key}.detail.breakdown"))
+        for key, label in (("streaming_gzip", "one pass"), ("three_queries_gzip", "three queries (before)"))
+    ]
     jobs = [(label, breakdown) for label, breakdown in jobs if breakdown]
     if not jobs:
         return []
     phases = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset", "walCommit", "commitOffsets")
-    lines = ["Where the time of one `--available-now` run went (Spark's query progress, ms summed over "
-             "batches; `addBatch` is reading, parsing, de-duplicating, aggregating and writing):", "",
-             "| job | query | batches | rows | " + " | ".join(phases) + " |",
-             "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in phases) + " |"]
+    lines = [
+        "Where the time of one `--available-now` run went (Spark's query progress, ms summed over "
+        "batches; `addBatch` is reading, parsing, de-duplicating, aggregating and writing):",
+        "",
+        "| job | query | batches | rows | " + " | ".join(phases) + " |",
+        "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in phases) + " |",
+    ]
     for label, breakdown in jobs:
         for name, entry in sorted(breakdown.items()):
-            lines.append(f"| {label} | {name} | {entry['batches']} | {entry['rows']:,} | "
-                         + " | ".join(f"{entry[p]:,}" for p in phases) + " |")
-    return lines + [""]
+            lines.append(
+                f"| {label} | {name} | {entry['batches']} | {entry['rows']:,} | "
+                + " | ".join(f"{entry[p]:,}" for p in phases)
+                + " |"
+            )
+    return [*lines, ""]
 
 
 def exactness_line(results: dict) -> str:
     """Which of the compared results matched the reference."""
     parts = []
-    for key, label in (("streaming_gzip", "streaming"), ("three_queries_gzip", "three-query job"),
-                       ("streaming_lz4", "streaming (lz4)"),
-                       ("hour_of_trading", "streaming (1 h in batches)"), ("baseline_per_event", "per-event baseline"),
-                       ("baseline_batched", "batched baseline")):
+    for key, label in (
+        ("streaming_gzip", "streaming"),
+        ("three_queries_gzip", "three-query job"),
+        ("streaming_lz4", "streaming (lz4)"),
+        ("hour_of_trading", "streaming (1 h in batches)"),
+        ("baseline_per_event", "per-event baseline"),
+        ("baseline_batched", "batched baseline"),
+    ):
         exact = _get(results, f"backlog.{key}.exact")
         if exact is not None:
             parts.append(f"{label} {'yes' if exact else '**NO**'}")

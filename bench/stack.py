@@ -2,68 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from common.settings import REPO_ROOT
 from common.topics import ensure_topics
-from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
-from devstack.postgres import PostgresServer
-from devstack.process import free_port, is_port_free
-from devstack.schema import apply_schema
+from devstack.private import PrivateStack
 
 BENCH_STATE = REPO_ROOT / "var" / "bench"
-PIPELINE_VARIABLES = ("FINNHUB_", "KAFKA_", "DATABASE_", "CHECKPOINT_", "SYMBOLS", "WEB_")
 
 
-@dataclass
-class BenchStack:
-    """Where the benchmark's Kafka broker and Postgres are; start() runs a private pair on free ports."""
-
-    bootstrap_servers: str
-    database_url: str
-    kafka: KafkaBroker | None = None
-    postgres: PostgresServer | None = None
-    root: Path | None = None
+class BenchStack(PrivateStack):
+    """The benchmark's Kafka broker and Postgres; start() runs a private pair on free ports."""
 
     @classmethod
-    def start(cls, root: Path | None = None) -> "BenchStack":
+    def start(cls, root: Path | None = None, name: str = "bench", reader: bool = False) -> BenchStack:
         """Start Kafka and Postgres with their data under var/bench/, and apply the schema."""
-        root = root or BENCH_STATE / f"stack-{os.getpid()}"
-        kafka_port = free_port()
-        while not is_port_free(kafka_port + 1):  # the controller listens on the next port
-            kafka_port = free_port()
-        bootstrap_servers = f"localhost:{kafka_port}"
-        database_url = f"postgresql://bench:bench-{uuid.uuid4().hex[:8]}@localhost:{free_port()}/bench"
-        stack = cls(bootstrap_servers, database_url, KafkaBroker(bootstrap_servers, root / "kafka", KAFKA_JARS_DIR),
-                    PostgresServer(database_url, root / "postgres"), root)
-        try:
-            stack.kafka.start()
-            stack.postgres.start()
-            apply_schema(database_url)
-        except BaseException:
-            stack.stop()
-            raise
-        return stack
-
-    def stop(self) -> None:
-        """Stop the servers start() started and remove their data."""
-        for server in (self.kafka, self.postgres):
-            if server is not None:
-                server.stop()
-        if self.postgres is not None:
-            self.postgres.remove()  # its data may live outside the repository (a clone in a private folder)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+        return super().start(root or BENCH_STATE / f"stack-{os.getpid()}", name, reader)
 
     def new_topic(self, prefix: str) -> str:
         """A fresh topic (and its dead-letter topic) with a unique name."""
@@ -71,29 +34,13 @@ class BenchStack:
         ensure_topics(self.bootstrap_servers, [name, f"{name}-dlq"])
         return name
 
-    def env(self, topic: str, checkpoints: Path, **extra: str) -> dict:
-        """Environment for the pipeline's processes on this stack and topic (nothing of ours inherited)."""
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(PIPELINE_VARIABLES)}
-        ours = {
-            "FINNHUB_API_KEY": "",
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "DATABASE_URL": self.database_url,
-            "KAFKA_TOPIC": topic,
-            "KAFKA_DLQ_TOPIC": f"{topic}-dlq",
-            "CHECKPOINT_DIR": str(checkpoints),
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        return {**inherited, **ours, **extra}
-
 
 def tree_rss(process: psutil.Process) -> int:
     """Resident memory of a process and its children (the JVM under pyspark), in bytes."""
     total = 0
     for proc in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += proc.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -102,10 +49,14 @@ class Watched:
 
     def __init__(self, module: str, args: list[str], env: dict, log_path: Path, cwd: Path = REPO_ROOT):
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the child writes it until stop() closes it
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         self.started = time.monotonic()
         self.peak_rss = 0

@@ -6,7 +6,8 @@ batches run back to back; what bounds the lag is the batch's length, hence the 1
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import loadgen
@@ -33,8 +34,12 @@ def judge_step(progress: list[dict], published: int, since: str = "", budget_ms:
     durations = [d for runs in steady.values() for d in runs[WARMUP_BATCHES:]]
     p90 = percentile(durations, 0.9) if durations else None
     kept_up = bool(read) and min(read.values()) >= published
-    return {"batch_ms_p90": p90, "batches": len(durations), "kept_up": kept_up,
-            "sustained": bool(p90 is not None and p90 <= budget_ms and kept_up)}
+    return {
+        "batch_ms_p90": p90,
+        "batches": len(durations),
+        "kept_up": kept_up,
+        "sustained": bool(p90 is not None and p90 <= budget_ms and kept_up),
+    }
 
 
 def measure_rate(stack: BenchStack, work: Path, rate: int, seconds: float, workers: int) -> dict:
@@ -45,15 +50,20 @@ def measure_rate(stack: BenchStack, work: Path, rate: int, seconds: float, worke
     try:
         wait_started(job)
         warmup = loadgen.publish_paced(stack.bootstrap_servers, topic, *WARMUP, workers=1)
-        wait_until(lambda: judge_step(read_progress(progress_file), warmup["events"])["kept_up"], 300,
-                   "the job's first batches (warm-up)")
-        since = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        wait_until(
+            lambda: judge_step(read_progress(progress_file), warmup["events"])["kept_up"],
+            300,
+            "the job's first batches (warm-up)",
+        )
+        since = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         generator = loadgen.publish_paced(stack.bootstrap_servers, topic, rate, seconds, workers)
-        try:  # a job that keeps up reads the last events within a few triggers
-            wait_until(lambda: judge_step(read_progress(progress_file), generator["events"], since)["kept_up"],
-                       CATCH_UP_SECONDS, "the job catching up")
-        except StackError:
-            pass  # judged below as not kept up
+        # a job that keeps up reads the last events within a few triggers; one that does not is judged below
+        with contextlib.suppress(StackError):
+            wait_until(
+                lambda: judge_step(read_progress(progress_file), generator["events"], since)["kept_up"],
+                CATCH_UP_SECONDS,
+                "the job catching up",
+            )
     finally:
         job.stop()
     verdict = judge_step(read_progress(progress_file), generator["events"], since)

@@ -13,7 +13,7 @@ from bench.history import extract_three_query_job
 from bench.spark_runs import aggregation_batches, read_progress, start_job, state_size, time_breakdown
 from bench.stack import BenchStack
 from bench.stats import spread, spread_runs
-from tests.reference import reference_aggregates
+from reference.aggregates import reference_aggregates
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,12 @@ def prepare_backlog(stack: BenchStack, events: int, compression: str, seed: int 
     topic = stack.new_topic(f"backlog-{compression}")
     plan = loadgen.backlog_plan(events, seed, loadgen.HOUR_MS)
     generator = loadgen.publish_backlog(stack.bootstrap_servers, topic, plan, compression)
-    log.info("backlog of %d events (%s) published at %.0f events/s", generator["events"], compression,
-             generator["events_per_second"])
+    log.info(
+        "backlog of %d events (%s) published at %.0f events/s",
+        generator["events"],
+        compression,
+        generator["events_per_second"],
+    )
     if expected is None:
         expected = reference_aggregates(loadgen.plan_messages(plan), WINDOW_SECONDS)
     return {"topic": topic, "generator": generator, "expected": expected}
@@ -38,17 +42,19 @@ def processing_span_seconds(progress: list[dict]) -> float:
     """From the start of the first micro-batch to the end of the last one that read rows."""
     batches = [p for p in progress if p["numInputRows"] > 0]
     starts = [datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp() for p in batches]
-    ends = [s + p["batchDuration"] / 1000 for s, p in zip(starts, batches)]
+    ends = [s + p["batchDuration"] / 1000 for s, p in zip(starts, batches, strict=True)]
     return max(ends) - min(starts)
 
 
-def run_streaming(stack: BenchStack, backlog: dict, work: Path, name: str, *flags: str,
-                  tree: Path | None = None) -> dict:
+def run_streaming(
+    stack: BenchStack, backlog: dict, work: Path, name: str, *flags: str, tree: Path | None = None
+) -> dict:
     """One --available-now run from a new checkpoint over the backlog: speed, memory, exactness
     (with `tree`, of the three-query job of bench.history)."""
     empty_tables(stack.database_url)
-    job, progress_file = start_job(stack, backlog["topic"], work, name, "--available-now", "--windows", WINDOWS, *flags,
-                                   tree=tree)
+    job, progress_file = start_job(
+        stack, backlog["topic"], work, name, "--available-now", "--windows", WINDOWS, *flags, tree=tree
+    )
     seconds = job.wait(timeout=1800)
     progress = read_progress(progress_file)
     events = backlog["generator"]["events"]
@@ -70,8 +76,9 @@ def run_baseline(stack: BenchStack, backlog: dict, kind: str, limit: int | None)
     """One run of a plain Python consumer over the backlog (the first `limit` events, per event)."""
     empty_tables(stack.database_url)
     if kind == "per_event":
-        result = baselines.run_per_event(stack.bootstrap_servers, backlog["topic"], stack.database_url,
-                                         WINDOW_SECONDS, limit)
+        result = baselines.run_per_event(
+            stack.bootstrap_servers, backlog["topic"], stack.database_url, WINDOW_SECONDS, limit
+        )
     else:
         result = baselines.run_batched(stack.bootstrap_servers, backlog["topic"], stack.database_url, WINDOW_SECONDS)
     messages = result.pop("messages", None)  # only a run cut short keeps what it read

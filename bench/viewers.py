@@ -20,16 +20,18 @@ from common import flags
 from common.settings import DEFAULT_SYMBOLS
 
 
-
 def viewer_paths(viewers: int, seed: int = 5) -> list[str]:
     """What each viewer watches: mostly 1-minute candles, some 5-minute, of any of the demo's symbols."""
     rng = random.Random(seed)
-    return [f"/api/snapshot?window={'1m' if rng.random() < 0.7 else '5m'}&limit=200&symbol={rng.choice(DEFAULT_SYMBOLS)}"
-            for _ in range(viewers)]
+    return [
+        f"/api/snapshot?window={'1m' if rng.random() < 0.7 else '5m'}&limit=200&symbol={rng.choice(DEFAULT_SYMBOLS)}"
+        for _ in range(viewers)
+    ]
 
 
-async def watch(session: aiohttp.ClientSession, url: str, delay: float, poll: float, until: float,
-                results: list) -> None:
+async def watch(
+    session: aiohttp.ClientSession, url: str, delay: float, poll: float, until: float, results: list
+) -> None:
     """One viewer: a poll every `poll` seconds from `delay` on, until the loop's clock reaches `until`."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(delay)
@@ -42,7 +44,7 @@ async def watch(session: aiohttp.ClientSession, url: str, delay: float, poll: fl
                 await answer.read()
                 status = answer.status
                 etag = answer.headers.get("ETag", etag)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             status = type(exc).__name__
         results.append((time.perf_counter() - started, status))
         due += poll
@@ -57,8 +59,9 @@ async def run_viewers(base: str, viewers: int, seconds: float, poll: float) -> l
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         until = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(watch(session, base + path, rng.uniform(0, poll), poll, until, results)
-                               for path in viewer_paths(viewers)))
+        await asyncio.gather(
+            *(watch(session, base + path, rng.uniform(0, poll), poll, until, results) for path in viewer_paths(viewers))
+        )
     return results
 
 

@@ -19,8 +19,9 @@ SYMBOLS = DEFAULT_SYMBOLS  # the demo's tickers
 FILL_TABLE = """
 INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,
     close_price, avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at)
-SELECT symbol, start, start + size, 100 + mod(g, 7), 101 + mod(g, 7), 99 + mod(g, 7), 100.5 + mod(g, 7), 100.2 + mod(g, 7),
-       0.5, 10 + mod(g, 90), 1000 + mod(g, 500), 100.3 + mod(g, 7), start, start + size - interval '1 second'
+SELECT symbol, start, start + size, 100 + mod(g, 7), 101 + mod(g, 7), 99 + mod(g, 7), 100.5 + mod(g, 7),
+       100.2 + mod(g, 7), 0.5, 10 + mod(g, 90), 1000 + mod(g, 500), 100.3 + mod(g, 7), start,
+       start + size - interval '1 second'
 FROM unnest(%(symbols)s::text[]) AS symbol,
      (VALUES (interval '1 minute', %(minutes)s), (interval '5 minutes', %(fives)s)) AS w(size, n),
      generate_series(1, n) AS g,
@@ -41,8 +42,10 @@ def fill_table(database_url: str, rows: int) -> int:
     connection = psycopg2.connect(libpq_url(database_url))
     try:
         with connection, connection.cursor() as cursor:
-            cursor.execute(FILL_TABLE, {"symbols": list(SYMBOLS), "minutes": per_symbol * 4 // 5,
-                                        "fives": per_symbol - per_symbol * 4 // 5})
+            cursor.execute(
+                FILL_TABLE,
+                {"symbols": list(SYMBOLS), "minutes": per_symbol * 4 // 5, "fives": per_symbol - per_symbol * 4 // 5},
+            )
             cursor.execute("SELECT count(*) FROM stock_aggregates")
             count = cursor.fetchone()[0]
         connection.autocommit = True
@@ -70,7 +73,10 @@ def run_wrk(url: str, connections: int, seconds: int) -> dict:
     """One wrk run with `connections` concurrent clients."""
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", url],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
     )
     return parse_wrk(result.stdout)
 
@@ -80,8 +86,9 @@ def measure_web_api(stack: BenchStack, work: Path, rows: int, runs: int, seconds
     count = fill_table(stack.database_url, rows)
     webapp, base = start_webapp(stack, work, "webapp")
     try:
-        results = {name: [run_wrk(base + path, clients, seconds) for _ in range(runs)]
-                   for name, path in ENDPOINTS.items()}
+        results = {
+            name: [run_wrk(base + path, clients, seconds) for _ in range(runs)] for name, path in ENDPOINTS.items()
+        }
     finally:
         webapp.stop()
     return {"rows": count, "clients": clients, "runs": results, "webapp_peak_rss_bytes": webapp.peak_rss}
@@ -90,7 +97,7 @@ def measure_web_api(stack: BenchStack, work: Path, rows: int, runs: int, seconds
 def start_webapp(stack: BenchStack, work: Path, name: str, tree: Path | None = None) -> tuple[Watched, str]:
     """`python -m webapp` (of `tree`, an earlier version, when given) on a free port, answering."""
     port = free_port()
-    env = stack.env("unused", work, **({"PYTHONPATH": str(tree)} if tree else {}))
+    env = stack.pipeline_env("unused", work, **({"PYTHONPATH": str(tree)} if tree else {}))
     webapp = Watched("webapp", ["--port", str(port)], env, work / f"{name}.log", cwd=tree or REPO_ROOT)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: answers_ok(base + "/healthz"), 60, name, alive=lambda: webapp.process.poll() is None)

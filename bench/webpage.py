@@ -30,10 +30,15 @@ log = logging.getLogger(__name__)
 
 POLL_PATH = "/api/snapshot?window=1m&limit=200&symbol=AAPL"  # the page's poll of AAPL's 1-minute candles
 # The same poll of the page before the snapshot: seven requests, the chart's spikes since its first candle.
-SEVEN_REQUESTS = ("/api/aggregates?symbol=AAPL&window=1m&limit=200", "/api/latest?window=1m",
-                  "/api/indicators?symbol=AAPL&window=1m&limit=200",
-                  "/api/spikes?symbol=AAPL&window=1m&limit=200&since={since}", "/api/quality",
-                  "/api/movers?window=1m", "/api/spikes?window=1m&limit=50")
+SEVEN_REQUESTS = (
+    "/api/aggregates?symbol=AAPL&window=1m&limit=200",
+    "/api/latest?window=1m",
+    "/api/indicators?symbol=AAPL&window=1m&limit=200",
+    "/api/spikes?symbol=AAPL&window=1m&limit=200&since={since}",
+    "/api/quality",
+    "/api/movers?window=1m",
+    "/api/spikes?window=1m&limit=50",
+)
 SERVER_TIMING = re.compile(r"compute;dur=([\d.]+)")
 BATCH_SECONDS = 0.5  # how often the simulated streaming job commits during the viewers' run
 
@@ -112,8 +117,11 @@ def poll_cost(base: str, writer: BatchWriter, polls: int) -> dict:
         fresh.append(elapsed)
         server.append(compute_seconds(answer))
     cached = [timed_get(session, base + POLL_PATH)[0] for _ in range(polls)]
-    return {"server": latency_percentiles(server), "fresh": latency_percentiles(fresh),
-            "cached": latency_percentiles(cached)}
+    return {
+        "server": latency_percentiles(server),
+        "fresh": latency_percentiles(fresh),
+        "cached": latency_percentiles(cached),
+    }
 
 
 def seven_request_poll(session: requests.Session, base: str) -> float:
@@ -148,14 +156,37 @@ def start_seven_request_webapp(stack: BenchStack, work: Path) -> tuple[Watched |
 
 def run_viewers(base: str, viewers: int, seconds: float, poll: float) -> dict:
     """`python -m bench.viewers` in a process of its own; its summary."""
-    result = subprocess.run([sys.executable, "-m", "bench.viewers", base, "--viewers", str(viewers),
-                             "--seconds", str(seconds), "--poll", str(poll)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=seconds + 120, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.viewers",
+            base,
+            "--viewers",
+            str(viewers),
+            "--seconds",
+            str(seconds),
+            "--poll",
+            str(poll),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
-def measure_web_page(stack: BenchStack, work: Path, history_rows: tuple[int, ...], polls: int, viewers: int,
-                     viewer_seconds: float, poll_seconds: float = 5) -> dict:
+def measure_web_page(
+    stack: BenchStack,
+    work: Path,
+    history_rows: tuple[int, ...],
+    polls: int,
+    viewers: int,
+    viewer_seconds: float,
+    poll_seconds: float = 5,
+) -> dict:
     """Poll cost at each history length (and the seven-request page's, when history has it), then
     `viewers` viewers on the longest history while batches commit."""
     results: dict = {"poll_cost": {}, "seven_request_poll_cost": {}}
@@ -172,8 +203,11 @@ def measure_web_page(stack: BenchStack, work: Path, history_rows: tuple[int, ...
             old_webapp.stop()
         committed = writer.batches
         with writer.every(BATCH_SECONDS):
-            results["viewers"] = {**run_viewers(base, viewers, viewer_seconds, poll_seconds),
-                                  "viewers": viewers, "batches_committed": writer.batches - committed}
+            results["viewers"] = {
+                **run_viewers(base, viewers, viewer_seconds, poll_seconds),
+                "viewers": viewers,
+                "batches_committed": writer.batches - committed,
+            }
     finally:
         writer.close()
         webapp.stop()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def at(ms: int) -> datetime:
@@ -16,7 +16,7 @@ def at(ms: int) -> datetime:
 class WindowState:
     """Running OHLC, mean and variance (Welford), volume and VWAP sums of one symbol's window."""
 
-    __slots__ = ("count", "mean", "m2", "high", "low", "first", "last", "volume", "price_volume")
+    __slots__ = ("count", "first", "high", "last", "low", "m2", "mean", "price_volume", "volume")
 
     def __init__(self):
         self.count = 0

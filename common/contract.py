@@ -7,6 +7,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import TypeGuard
 
 SOURCES = ("finnhub", "finnhub-ws", "synthetic", "replay")
 
@@ -51,6 +52,16 @@ def epoch_ms() -> int:
 def quote_message_id(symbol: str, quote_time_seconds: int) -> str:
     """Identity of a REST quote: the same quote fetched twice gives the same id."""
     return f"{symbol}:q:{quote_time_seconds}"
+
+
+def synthetic_message_id(symbol: str, time_ms: int, sequence: int) -> str:
+    """Identity of a synthetic trade: the market's sequence number makes each one distinct."""
+    return f"{symbol}:s:{time_ms}:{sequence}"
+
+
+def replay_message_id(symbol: str, time_ms: int, line: int) -> str:
+    """Identity of a trade read from a CSV file: its line, so replaying the file again gives the same ids."""
+    return f"{symbol}:r:{time_ms}:{line}"
 
 
 def trade_message_id(symbol: str, time_ms: int, price: float, volume, occurrence: int) -> str:
@@ -108,7 +119,7 @@ def encode_key(message: dict) -> bytes:
     return message["symbol"].encode("utf-8")
 
 
-def is_finite_number(value) -> bool:
+def is_finite_number(value: object) -> TypeGuard[int | float]:
     """True for an int or float that is finite (bools are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

@@ -18,8 +18,7 @@ def require_kafka(bootstrap_servers: str, timeout: float = CONNECT_TIMEOUT_SECON
     addresses = [a.strip() for a in bootstrap_servers.split(",") if a.strip()]
     if not any(_accepts(*_host_port(address, default_port=9092), timeout) for address in addresses):
         raise ServerUnreachable(
-            f"Kafka at {bootstrap_servers} is not reachable: start it with `make stack`, "
-            "or set KAFKA_BOOTSTRAP_SERVERS"
+            f"Kafka at {bootstrap_servers} is not reachable: start it with `make stack`, or set KAFKA_BOOTSTRAP_SERVERS"
         )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -16,42 +17,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX")
 
-# Every variable of the configuration contract with its default (DESIGN.md, .env.example).
-DEFAULTS = {
-    "FINNHUB_API_KEY": "",
-    "FINNHUB_BASE_URL": "https://finnhub.io/api/v1",
-    "FINNHUB_WS_URL": "wss://ws.finnhub.io",
-    "FINNHUB_MAX_CALLS_PER_MINUTE": "60",
-    "FINNHUB_MAX_CALLS_PER_SECOND": "30",
-    "FINNHUB_TIMEOUT_SECONDS": "10",
-    "SYMBOLS": ",".join(DEFAULT_SYMBOLS),
-    "POLL_INTERVAL_SECONDS": "60",
-    "KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
-    "KAFKA_BROKERS": "1",
-    "KAFKA_TOPIC": "stock-quotes",
-    "KAFKA_DLQ_TOPIC": "stock-quotes-dlq",
-    "DATABASE_URL": "postgresql://stocks:stocks@localhost:5433/stocks",
-    "CHECKPOINT_DIR": "var/checkpoints",
-    "WEB_DATABASE_URL": "",
-    "WEB_POLL_SECONDS": "5",
-}
 
 class SettingsError(ValueError):
     """A configuration value is missing or malformed; the message names every bad variable."""
 
 
-def parse_symbols(text: str) -> tuple[str, ...]:
+def parse_symbols(text: str, name: str = "SYMBOLS") -> tuple[str, ...]:
     """Split a comma-separated ticker list into upper-case symbols, rejecting odd ones."""
     symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
     if not symbols:
-        raise SettingsError("SYMBOLS: at least one ticker is required")
+        raise SettingsError(f"{name}: at least one ticker is required")
     bad = [s for s in symbols if not SYMBOL_PATTERN.match(s)]
     if bad:
-        raise SettingsError(f"SYMBOLS: not a ticker: {', '.join(bad)}")
+        raise SettingsError(f"{name}: not a ticker: {', '.join(bad)}")
     return symbols
 
 
-def parse_positive_int(name: str, text: str) -> int:
+def parse_positive_int(text: str, name: str) -> int:
     """Parse a whole number >= 1."""
     try:
         value = int(text)
@@ -62,7 +44,7 @@ def parse_positive_int(name: str, text: str) -> int:
     return value
 
 
-def parse_positive_seconds(name: str, text: str) -> float:
+def parse_positive_seconds(text: str, name: str) -> float:
     """Parse a positive, finite number of seconds (fractions allowed)."""
     try:
         value = float(text)
@@ -71,6 +53,43 @@ def parse_positive_seconds(name: str, text: str) -> float:
     if not (0 < value < float("inf")):
         raise SettingsError(f"{name}: must be a positive number of seconds, got {text!r}")
     return value
+
+
+def parse_text(text: str, name: str) -> str:
+    """Any text, trimmed (empty allowed)."""
+    return text.strip()
+
+
+def parse_required(text: str, name: str) -> str:
+    """Text that must not be empty, trimmed."""
+    if not text.strip():
+        raise SettingsError(f"{name}: must not be empty")
+    return text.strip()
+
+
+def parse_postgres_url(text: str, name: str) -> str:
+    """A postgresql:// URL (SQLAlchemy's postgresql+driver:// too)."""
+    scheme = urlsplit(text).scheme
+    if not scheme.startswith("postgresql"):
+        raise SettingsError(f"{name}: expected a postgresql:// URL, got {scheme or 'none'}")
+    return text
+
+
+def parse_optional_postgres_url(text: str, name: str) -> str:
+    """A postgresql:// URL, or empty."""
+    return parse_postgres_url(text, name) if text.strip() else ""
+
+
+def parse_repo_path(text: str, name: str) -> Path:
+    """A folder; a relative one is taken from the repository's root."""
+    path = Path(text)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def setting(env: str, parse: Callable[[str, str], Any], default: str, secret: bool = False) -> Any:
+    """A Settings field read from the variable `env` with `parse` (text, name), `default` when unset.
+    A secret is masked wherever the settings are shown (a URL keeps all but its password)."""
+    return dataclasses.field(metadata={"env": env, "parse": parse, "default": default, "secret": secret})
 
 
 def mask_url_password(url: str) -> str:
@@ -90,43 +109,47 @@ def libpq_url(url: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The configuration contract as one immutable object; secrets are masked in its repr."""
+    """The configuration contract (DESIGN.md, .env.example) as one immutable object: one field per
+    variable, each with its variable's name, parser and default; secrets are masked in its repr."""
 
-    finnhub_api_key: str = dataclasses.field(repr=False)
-    finnhub_base_url: str
-    finnhub_ws_url: str
-    finnhub_max_calls_per_minute: int
-    finnhub_max_calls_per_second: int
-    finnhub_timeout_seconds: float
-    symbols: tuple[str, ...]
-    poll_interval_seconds: float
-    kafka_bootstrap_servers: str
-    kafka_brokers: int
-    kafka_topic: str
-    kafka_dlq_topic: str
-    database_url: str = dataclasses.field(repr=False)
-    checkpoint_dir: Path
-    web_database_url: str = dataclasses.field(repr=False)
-    web_poll_seconds: float
+    finnhub_api_key: str = setting("FINNHUB_API_KEY", parse_text, "", secret=True)
+    finnhub_base_url: str = setting("FINNHUB_BASE_URL", parse_required, "https://finnhub.io/api/v1")
+    finnhub_ws_url: str = setting("FINNHUB_WS_URL", parse_required, "wss://ws.finnhub.io")
+    finnhub_max_calls_per_minute: int = setting("FINNHUB_MAX_CALLS_PER_MINUTE", parse_positive_int, "60")
+    finnhub_max_calls_per_second: int = setting("FINNHUB_MAX_CALLS_PER_SECOND", parse_positive_int, "30")
+    finnhub_timeout_seconds: float = setting("FINNHUB_TIMEOUT_SECONDS", parse_positive_seconds, "10")
+    symbols: tuple[str, ...] = setting("SYMBOLS", parse_symbols, ",".join(DEFAULT_SYMBOLS))
+    poll_interval_seconds: float = setting("POLL_INTERVAL_SECONDS", parse_positive_seconds, "60")
+    kafka_bootstrap_servers: str = setting("KAFKA_BOOTSTRAP_SERVERS", parse_required, "localhost:9092")
+    kafka_brokers: int = setting("KAFKA_BROKERS", parse_positive_int, "1")
+    kafka_topic: str = setting("KAFKA_TOPIC", parse_required, "stock-quotes")
+    kafka_dlq_topic: str = setting("KAFKA_DLQ_TOPIC", parse_required, "stock-quotes-dlq")
+    database_url: str = setting(
+        "DATABASE_URL", parse_postgres_url, "postgresql://stocks:stocks@localhost:5433/stocks", secret=True
+    )
+    checkpoint_dir: Path = setting("CHECKPOINT_DIR", parse_repo_path, "var/checkpoints")
+    web_database_url: str = setting("WEB_DATABASE_URL", parse_optional_postgres_url, "", secret=True)
+    web_poll_seconds: float = setting("WEB_POLL_SECONDS", parse_positive_seconds, "5")
 
     def __repr__(self) -> str:
-        key = "***" if self.finnhub_api_key else "''"
-        return (
-            f"Settings(finnhub_api_key={key}, finnhub_base_url={self.finnhub_base_url!r}, "
-            f"finnhub_ws_url={self.finnhub_ws_url!r}, "
-            f"finnhub_max_calls_per_minute={self.finnhub_max_calls_per_minute}, "
-            f"finnhub_max_calls_per_second={self.finnhub_max_calls_per_second}, "
-            f"finnhub_timeout_seconds={self.finnhub_timeout_seconds}, "
-            f"symbols={self.symbols!r}, poll_interval_seconds={self.poll_interval_seconds!r}, "
-            f"kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, kafka_brokers={self.kafka_brokers}, "
-            f"kafka_topic={self.kafka_topic!r}, kafka_dlq_topic={self.kafka_dlq_topic!r}, "
-            f"database_url={mask_url_password(self.database_url)!r}, "
-            f"checkpoint_dir={str(self.checkpoint_dir)!r}, "
-            f"web_database_url={mask_url_password(self.web_database_url)!r}, "
-            f"web_poll_seconds={self.web_poll_seconds!r})"
-        )
+        shown = ", ".join(f"{f.name}={_shown(getattr(self, f.name), f.metadata['secret'])}" for f in VARIABLES)
+        return f"Settings({shown})"
 
     __str__ = __repr__
+
+
+def _shown(value: object, secret: bool) -> str:
+    if not secret:
+        return repr(str(value) if isinstance(value, Path) else value)
+    if not value:
+        return "''"
+    text = str(value)
+    return repr(mask_url_password(text)) if "://" in text else "***"
+
+
+VARIABLES = dataclasses.fields(Settings)
+# Every variable of the configuration contract with its default (DESIGN.md, .env.example).
+DEFAULTS = {f.metadata["env"]: f.metadata["default"] for f in VARIABLES}
 
 
 def read_environment(env_file: Path | None = REPO_ROOT / ".env") -> dict[str, str]:
@@ -140,59 +163,16 @@ def read_environment(env_file: Path | None = REPO_ROOT / ".env") -> dict[str, st
 
 def build_settings(values: Mapping[str, str]) -> Settings:
     """Validate raw variables into Settings; one SettingsError lists every problem."""
-    problems = []
-
-    def take(name, parse):
+    problems, parsed = [], {}
+    for variable in VARIABLES:
+        env = variable.metadata["env"]
         try:
-            return parse(values.get(name, DEFAULTS[name]))
+            parsed[variable.name] = variable.metadata["parse"](values.get(env, DEFAULTS[env]), env)
         except SettingsError as exc:
             problems.append(str(exc))
-            return None
-
-    def required(name):
-        def parse(text):
-            if not text.strip():
-                raise SettingsError(f"{name}: must not be empty")
-            return text.strip()
-
-        return parse
-
-    def database_url(text, name="DATABASE_URL"):
-        scheme = urlsplit(text).scheme
-        if not scheme.startswith("postgresql"):
-            raise SettingsError(f"{name}: expected a postgresql:// URL, got {scheme or 'none'}")
-        return text
-
-    checkpoint = Path(values.get("CHECKPOINT_DIR", DEFAULTS["CHECKPOINT_DIR"]))
-    settings = dict(
-        finnhub_api_key=values.get("FINNHUB_API_KEY", "").strip(),
-        finnhub_base_url=take("FINNHUB_BASE_URL", required("FINNHUB_BASE_URL")),
-        finnhub_ws_url=take("FINNHUB_WS_URL", required("FINNHUB_WS_URL")),
-        finnhub_max_calls_per_minute=take(
-            "FINNHUB_MAX_CALLS_PER_MINUTE", lambda t: parse_positive_int("FINNHUB_MAX_CALLS_PER_MINUTE", t)
-        ),
-        finnhub_max_calls_per_second=take(
-            "FINNHUB_MAX_CALLS_PER_SECOND", lambda t: parse_positive_int("FINNHUB_MAX_CALLS_PER_SECOND", t)
-        ),
-        finnhub_timeout_seconds=take(
-            "FINNHUB_TIMEOUT_SECONDS", lambda t: parse_positive_seconds("FINNHUB_TIMEOUT_SECONDS", t)
-        ),
-        symbols=take("SYMBOLS", parse_symbols),
-        poll_interval_seconds=take(
-            "POLL_INTERVAL_SECONDS", lambda t: parse_positive_seconds("POLL_INTERVAL_SECONDS", t)
-        ),
-        kafka_bootstrap_servers=take("KAFKA_BOOTSTRAP_SERVERS", required("KAFKA_BOOTSTRAP_SERVERS")),
-        kafka_brokers=take("KAFKA_BROKERS", lambda t: parse_positive_int("KAFKA_BROKERS", t)),
-        kafka_topic=take("KAFKA_TOPIC", required("KAFKA_TOPIC")),
-        kafka_dlq_topic=take("KAFKA_DLQ_TOPIC", required("KAFKA_DLQ_TOPIC")),
-        database_url=take("DATABASE_URL", database_url),
-        checkpoint_dir=checkpoint if checkpoint.is_absolute() else REPO_ROOT / checkpoint,
-        web_database_url=take("WEB_DATABASE_URL", lambda t: database_url(t, "WEB_DATABASE_URL") if t.strip() else ""),
-        web_poll_seconds=take("WEB_POLL_SECONDS", lambda t: parse_positive_seconds("WEB_POLL_SECONDS", t)),
-    )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))
-    return Settings(**settings)
+    return Settings(**parsed)
 
 
 def load_settings(env_file: Path | None = REPO_ROOT / ".env") -> Settings:

@@ -16,8 +16,9 @@ class StopSignals:
     """SIGINT and SIGTERM call `on_stop` once; the next one logs a line, calls `on_force` (what must not
     outlive us, such as child processes) and exits without cleaning up."""
 
-    def __init__(self, on_stop: Callable[[], None], stopping: str = "stopping",
-                 on_force: Callable[[], None] | None = None):
+    def __init__(
+        self, on_stop: Callable[[], None], stopping: str = "stopping", on_force: Callable[[], None] | None = None
+    ):
         self._on_stop = on_stop
         self._stopping = stopping
         self._on_force = on_force

@@ -41,7 +41,10 @@ def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = T
                 admin.create_topics([new_topic])
                 log.info(
                     "created topic %s: %d partitions, replication factor %d, min.insync.replicas %d",
-                    topic, partitions, replication, min_insync,
+                    topic,
+                    partitions,
+                    replication,
+                    min_insync,
                 )
             except TopicAlreadyExistsError:
                 pass

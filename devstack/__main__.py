@@ -36,24 +36,23 @@ class LocalStack:
         self.reader_url = reader_url
         _, kafka_port = parse_bootstrap(bootstrap_servers)
         postgres_port = parse_database_url(database_url)["port"]
-        kafka_dir = state_root / (f"kafka-{kafka_port}" if kafka_brokers == 1 else f"kafka-{kafka_port}-x{kafka_brokers}")
+        kafka_dir = state_root / (
+            f"kafka-{kafka_port}" if kafka_brokers == 1 else f"kafka-{kafka_port}-x{kafka_brokers}"
+        )
         self.kafka = KafkaCluster(bootstrap_servers, kafka_dir, KAFKA_JARS_DIR, kafka_brokers)
         self.postgres = PostgresServer(database_url, state_root / f"postgres-{postgres_port}")
 
     def up(self) -> None:
         """Start both servers when needed, wait until they accept connections, apply the schema."""
         started = self.kafka.start()
-        log.info(
-            "Kafka     %s at %s (logs: %s)", _verb(started), self.kafka.bootstrap_servers, self.kafka.log_files
-        )
+        log.info("Kafka     %s at %s (logs: %s)", _verb(started), self.kafka.bootstrap_servers, self.kafka.log_files)
         started = self.postgres.start()
-        log.info(
-            "Postgres  %s at %s (logs: %s)", _verb(started), self.postgres.address, self.postgres.log_file
-        )
+        log.info("Postgres  %s at %s (logs: %s)", _verb(started), self.postgres.address, self.postgres.log_file)
         if self.postgres.cluster_dir != self.postgres.state_dir:
             log.info(
                 "Postgres  keeps its data in %s: the postgres user cannot reach %s",
-                self.postgres.cluster_dir, self.postgres.state_dir,
+                self.postgres.cluster_dir,
+                self.postgres.state_dir,
             )
         applied = apply_schema(self.database_url)
         log.info("schema    applied: %s", ", ".join(applied))
@@ -62,8 +61,10 @@ class LocalStack:
             grant_read_only(self.database_url, reader)
             log.info("webapp    reads as the read-only role %s", reader)
         if len(self.kafka.nodes) > 1:
-            log.info("KAFKA_BOOTSTRAP_SERVERS=%s (every node: clients ride out the loss of one)",
-                     self.kafka.bootstrap_servers)
+            log.info(
+                "KAFKA_BOOTSTRAP_SERVERS=%s (every node: clients ride out the loss of one)",
+                self.kafka.bootstrap_servers,
+            )
         log.info("DATABASE_URL=%s", mask_url_password(self.database_url))
 
     def down(self) -> None:
@@ -87,7 +88,9 @@ def main(argv=None) -> int:
     """Entry point of `python -m devstack`."""
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "schema", "demo"])
-    parser.add_argument("--web-port", type=flags.port, default=WEB_PORT, help=f"demo: the page's port (default {WEB_PORT})")
+    parser.add_argument(
+        "--web-port", type=flags.port, default=WEB_PORT, help=f"demo: the page's port (default {WEB_PORT})"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(name)-9s] %(message)s")
     try:

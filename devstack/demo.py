@@ -4,6 +4,7 @@ exits; Ctrl-C stops all of it, a second Ctrl-C at once."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
@@ -12,8 +13,8 @@ import sys
 import threading
 import time
 
+from common.entrypoint import stop_on_signals
 from common.settings import REPO_ROOT
-from common.signals import StopSignals
 
 log = logging.getLogger("demo")
 
@@ -80,7 +81,14 @@ class Child:
 
     def running(self) -> bool:
         """True while the process runs."""
-        return self.process is not None and self.process.poll() is None
+        return self._running_process() is not None
+
+    def _running_process(self) -> subprocess.Popen | None:
+        return self.process if self.process is not None and self.process.poll() is None else None
+
+    def exit_code(self) -> int | None:
+        """The process's exit code, None while it runs or before it started."""
+        return None if self.process is None else self.process.poll()
 
     def last_words(self) -> str:
         """The child's last line of output, to say why it stopped."""
@@ -88,8 +96,8 @@ class Child:
 
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM): it finishes what it is doing."""
-        if self.running():
-            self.process.send_signal(signal.SIGTERM)
+        if process := self._running_process():
+            process.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float) -> None:
         """Wait for the process to exit; kill it after `timeout`."""
@@ -103,11 +111,9 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the process and anything it started (the streaming job's JVM)."""
-        if self.running():
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if process := self._running_process():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 class Supervisor:
@@ -133,7 +139,7 @@ class Supervisor:
                 if now - child.started_at >= STABLE_SECONDS:
                     child.restarts = 0
                 continue
-            code = child.process.returncode
+            code = child.exit_code()
             delay = restart_delay(child.restarts)
             if delay is None:
                 self.failure = (
@@ -143,8 +149,15 @@ class Supervisor:
                 return False
             child.restarts += 1
             child.restart_at = now + delay
-            log.warning("%s exited with code %s (%s); restarting in %.0f s (restart %d of %d)",
-                        child.name, code, child.last_words(), delay, child.restarts, len(RESTART_DELAYS))
+            log.warning(
+                "%s exited with code %s (%s); restarting in %.0f s (restart %d of %d)",
+                child.name,
+                code,
+                child.last_words(),
+                delay,
+                child.restarts,
+                len(RESTART_DELAYS),
+            )
         return True
 
     def stop(self) -> None:
@@ -164,14 +177,13 @@ def run_demo(stack, web_port: int = WEB_PORT) -> int:
     """Start the stack and the processes, print the URL, keep them running until Ctrl-C."""
     stack.up()
     supervisor = Supervisor(demo_commands(web_port))
-    stop = threading.Event()
     # The first Ctrl-C stops the children in order; a second kills them and exits at once.
-    signals = StopSignals(stop.set, "stopping the demo", on_force=supervisor.kill)
-    signals.install()
+    stop, signals = stop_on_signals("stopping the demo", on_force=supervisor.kill)
     try:
         supervisor.start()
-        log.info("open http://%s:%d/ (aggregates appear within seconds; candles fill in as minutes pass)",
-                 WEB_HOST, web_port)
+        log.info(
+            "open http://%s:%d/ (aggregates appear within seconds; candles fill in as minutes pass)", WEB_HOST, web_port
+        )
         log.info("press Ctrl-C to stop everything (twice: at once)")
         while not stop.wait(0.5):
             if not supervisor.check(time.monotonic()):

@@ -36,14 +36,10 @@ def node_ports(base_port: int, node_id: int) -> tuple[int, int]:
     return port, port + 1
 
 
-def broker_properties(
-    host: str, base_port: int, node_id: int, cluster_size: int, data_dir: Path
-) -> str:
+def broker_properties(host: str, base_port: int, node_id: int, cluster_size: int, data_dir: Path) -> str:
     """server.properties of one combined broker+controller node of a `cluster_size`-node cluster."""
     port, controller_port = node_ports(base_port, node_id)
-    voters = ",".join(
-        f"{n}@{host}:{node_ports(base_port, n)[1]}" for n in range(1, cluster_size + 1)
-    )
+    voters = ",".join(f"{n}@{host}:{node_ports(base_port, n)[1]}" for n in range(1, cluster_size + 1))
     # Internal topics survive the loss of one node once there are three.
     replication, min_isr = replication_for(cluster_size)
     return "\n".join(
@@ -151,7 +147,7 @@ class KafkaBroker:
             raise StackError(f"port {self.controller_port} (Kafka controller) is taken by another program")
         self._write_config()
         self._format_storage()
-        stdout = open(self.state_dir / "stdout.log", "ab")
+        stdout = open(self.state_dir / "stdout.log", "ab")  # noqa: SIM115 - the broker writes it while it runs
         self._process = subprocess.Popen(
             self._java("kafka.Kafka", str(self.config_file)),
             stdout=stdout,
@@ -274,7 +270,7 @@ class KafkaCluster:
 
     def stop(self) -> bool:
         """Stop every node started from this folder; True when any was running."""
-        return any([node.stop() for node in self.nodes])
+        return any(node.stop() for node in self.nodes)
 
 
 def _stored_cluster_id(path: Path) -> str:

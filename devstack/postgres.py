@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 
 def find_pg_bin() -> Path:
     """The folder of the newest installed Postgres server binaries."""
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3])
-    )
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
     if candidates:
         return Path(candidates[-1]).parent
     found = shutil.which("pg_ctl")
@@ -138,8 +136,7 @@ class PostgresServer:
                 "-l",
                 str(self.log_file),
                 "-o",
-                f"-p {self.target['port']} -k {self.socket_dir} "
-                f"-c listen_addresses={self.target['host']}",
+                f"-p {self.target['port']} -k {self.socket_dir} -c listen_addresses={self.target['host']}",
             )
             started = True
         if self.socket_dir.exists():
@@ -167,9 +164,7 @@ class PostgresServer:
     def _pg_ctl(self, *args: str) -> None:
         result = self._run_as_owner([str(find_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), *args])
         if result.returncode != 0:
-            raise StackError(
-                f"pg_ctl {args[0]} failed: {result.stdout}{result.stderr} (log: {self.log_file})"
-            )
+            raise StackError(f"pg_ctl {args[0]} failed: {result.stdout}{result.stderr} (log: {self.log_file})")
 
     def _init_cluster(self) -> None:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
@@ -214,20 +209,16 @@ class PostgresServer:
         `reader_url` is not a separate role on this server of ours."""
         reader = parse_database_url(reader_url)
         same_database = (reader["host"], reader["port"], reader["dbname"]) == (
-            self.target["host"], self.target["port"], self.target["dbname"]
+            self.target["host"],
+            self.target["port"],
+            self.target["dbname"],
         )
         if not same_database or reader["user"] == self.target["user"] or not self.socket_dir.exists():
             return None
         admin = self._admin_connection()
         try:
             with admin.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (reader["user"],))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(
-                    sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-                        sql.SQL(verb), sql.Identifier(reader["user"]), sql.Literal(reader["password"])
-                    )
-                )
+                _ensure_login_role(cur, reader["user"], reader["password"])
         finally:
             admin.close()
         return reader["user"]
@@ -242,20 +233,25 @@ class PostgresServer:
 
     def _ensure_role_and_database(self) -> None:
         admin = self._admin_connection()
-        user, password, dbname = self.target["user"], self.target["password"], self.target["dbname"]
-        with admin.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL("{} ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                    sql.SQL(verb), sql.Identifier(user), sql.Literal(password)
-                )
-            )
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if cur.fetchone() is None:
-                cur.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(dbname), sql.Identifier(user)
+        user, dbname = self.target["user"], self.target["dbname"]
+        try:
+            with admin.cursor() as cur:
+                _ensure_login_role(cur, user, self.target["password"], "CREATEDB")
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+                if cur.fetchone() is None:
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user))
                     )
-                )
-        admin.close()
+        finally:
+            admin.close()
+
+
+def _ensure_login_role(cursor, user: str, password: str, *options: str) -> None:
+    """Create the login role `user` with `password` (and `options`), or set them when it exists."""
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+    verb = "ALTER" if cursor.fetchone() else "CREATE"
+    cursor.execute(
+        sql.SQL("{} ROLE {} LOGIN {} PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(user), sql.SQL(" ".join(options)), sql.Literal(password)
+        )
+    )

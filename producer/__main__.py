@@ -5,25 +5,26 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 
 from kafka.errors import KafkaError
 
 from common import flags
+from common.contract import SOURCES
+from common.entrypoint import configure_logging, stop_on_signals
 from common.servers import ServerUnreachable, require_kafka
 from common.settings import SettingsError, load_settings
-from common.signals import StopSignals
-from producer.finnhub_rest import ApiKeyRejected, FinnhubQuoteSource
+from producer.errors import ApiKeyRejected
+from producer.finnhub_rest import FinnhubQuoteSource
 from producer.finnhub_ws import FinnhubTradeStream
 from producer.loop import run_cycles
 from producer.publisher import Publisher
 from producer.ratelimit import finnhub_limiter
 from producer.replay import ReplaySource
+from producer.source import PollingSource, Source
 from producer.synthetic import SyntheticSource
 
 log = logging.getLogger("producer")
 
-SOURCES = ("finnhub", "finnhub-ws", "synthetic", "replay")
 SYNTHETIC_DEFAULT_INTERVAL = 1.0
 
 
@@ -61,7 +62,9 @@ def parse_args(argv):
         help="replay: 1 = real time, 10 = ten times faster, 0 = at once",
     )
     parser.add_argument(
-        "--record", type=flags.writable_file, help="also append every published message to this JSONL file"
+        "--record",
+        type=flags.writable_file,
+        help="also append every message queued for Kafka to this JSONL file (dead letters excepted)",
     )
     args = parser.parse_args(argv)
     if args.source == "replay" and args.file is None:
@@ -69,47 +72,50 @@ def parse_args(argv):
     return args
 
 
-def build_source(args, settings):
-    """The source the arguments ask for, and its polling interval (None for streams)."""
+def build_source(args, settings) -> Source:
+    """The source the arguments ask for: a polling source or a stream."""
     source = args.source or ("finnhub" if settings.finnhub_api_key else "synthetic")
     symbols = args.symbols or settings.symbols
     if source == "synthetic":
         if args.source is None:
             log.info("no FINNHUB_API_KEY set: publishing a synthetic market")
         interval = args.interval or SYNTHETIC_DEFAULT_INTERVAL
-        return SyntheticSource(symbols, seed=args.seed, rate=args.rate, interval=interval), interval
+        return SyntheticSource(symbols, seed=args.seed, rate=args.rate, interval=interval)
     if source == "replay":
-        return ReplaySource(args.file, args.speed), None
+        return ReplaySource(args.file, args.speed)
     if not settings.finnhub_api_key:
         raise SettingsError(
             f"--source {source} needs FINNHUB_API_KEY (in the environment or .env); "
             "to try the pipeline without one, use --source synthetic"
         )
     if source == "finnhub-ws":
-        return FinnhubTradeStream(symbols, settings.finnhub_api_key, settings.finnhub_ws_url), None
+        return FinnhubTradeStream(symbols, settings.finnhub_api_key, settings.finnhub_ws_url)
     limiter = finnhub_limiter(
         settings.finnhub_max_calls_per_minute, settings.finnhub_max_calls_per_second, len(symbols)
     )
-    quote_source = FinnhubQuoteSource(
+    return FinnhubQuoteSource(
         symbols,
         settings.finnhub_api_key,
         settings.finnhub_base_url,
         limiter,
         per_minute=settings.finnhub_max_calls_per_minute,
         timeout=settings.finnhub_timeout_seconds,
+        interval=args.interval or settings.poll_interval_seconds,
     )
-    return quote_source, args.interval or settings.poll_interval_seconds
 
 
-def configure_logging() -> None:
+def configure_producer_logging() -> None:
     """Our lines on stderr; the client libraries only when something is wrong."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("kafka.cluster").setLevel(logging.ERROR)  # startup metadata noise
     # websocket-client and urllib3 may print URLs, and Finnhub's carry the token: we report
-    # their errors ourselves, with the token masked.
-    logging.getLogger("websocket").setLevel(logging.CRITICAL)
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    # their errors ourselves, with the token masked. kafka.cluster: startup metadata noise.
+    configure_logging(
+        {
+            "kafka": logging.WARNING,
+            "kafka.cluster": logging.ERROR,
+            "websocket": logging.CRITICAL,
+            "urllib3": logging.ERROR,
+        }
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(without_kafka_client_traceback)
 
@@ -125,11 +131,11 @@ def without_kafka_client_traceback(record: logging.LogRecord) -> bool:
 
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 2 on a configuration or API-key problem, 1 without Kafka."""
-    configure_logging()
+    configure_producer_logging()
     args = parse_args(argv)
     try:
         settings = load_settings()
-        source, interval = build_source(args, settings)
+        source = build_source(args, settings)
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
@@ -139,8 +145,7 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return 1
 
-    stop = threading.Event()
-    StopSignals(stop.set, "finishing the call in flight, then flushing").install()
+    stop, _ = stop_on_signals("finishing the call in flight, then flushing")
 
     publisher = Publisher(
         settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_dlq_topic, record_path=args.record
@@ -152,15 +157,15 @@ def main(argv=None) -> int:
         settings.kafka_bootstrap_servers,
         settings.kafka_topic,
         settings.kafka_dlq_topic,
-        f" every {interval:.3g} s" if interval else "",
+        f" every {source.interval:.3g} s" if isinstance(source, PollingSource) else "",
     )
     summary = ""
     try:
         publisher.connect()
-        if interval is None:
-            summary = source.run(publisher, stop).describe()
+        if isinstance(source, PollingSource):
+            summary = f"{run_cycles(source, publisher, args.cycles, stop)} cycles"
         else:
-            summary = f"{run_cycles(source, publisher, interval, args.cycles, stop)} cycles"
+            summary = source.run(publisher, stop).describe()
     except ApiKeyRejected as exc:
         log.error("%s: check the key, or use --source synthetic", exc)
         return 2
@@ -171,7 +176,10 @@ def main(argv=None) -> int:
         publisher.close()
     log.info(
         "stopped after %s: %d delivered, %d dead-lettered, %d failed deliveries",
-        summary, publisher.delivered, publisher.dead_lettered, publisher.failed,
+        summary,
+        publisher.delivered,
+        publisher.dead_lettered,
+        publisher.failed,
     )
     return 0 if publisher.failed == 0 else 1
 

@@ -7,30 +7,21 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import finnhub
 import requests
 from finnhub.exceptions import FinnhubAPIException, FinnhubRequestException
 
 from common.contract import build_quote_message, epoch_ms
-from producer.loop import CycleResult
+from producer.errors import ApiKeyRejected, redact
 from producer.publisher import Publisher, build_dead_letter
 from producer.ratelimit import RateLimiter
 from producer.retry import RetryPolicy, backoff_delay, parse_retry_after
+from producer.source import CycleResult
 from producer.validation import quote_problem
 
 log = logging.getLogger(__name__)
-
-RAW_LIMIT = 4000  # characters of an unusable answer kept in its dead letter
-
-
-class ApiKeyRejected(RuntimeError):
-    """Finnhub answered 401/403: the key is wrong or lacks access; retrying will not help."""
-
-
-def redact(text: str, secret: str) -> str:
-    """`text` with every occurrence of `secret` masked (request errors quote the URL and its token)."""
-    return text.replace(secret, "***") if secret else text
 
 
 @dataclass(frozen=True)
@@ -59,10 +50,12 @@ class FinnhubQuoteSource:
         *,
         per_minute: int,
         timeout: float,
+        interval: float,
         policy: RetryPolicy = RetryPolicy(),
         rng: random.Random | None = None,
     ):
         self.symbols = tuple(symbols)
+        self.interval = interval
         self._api_key = api_key
         self._limiter = limiter
         self._per_minute = per_minute
@@ -118,7 +111,8 @@ class FinnhubQuoteSource:
     def _deliver(self, symbol, answer: Answer, publisher: Publisher, result: CycleResult) -> None:
         reason = answer.unusable_reason or quote_problem(answer.quote, epoch_ms() / 1000)
         if reason is None:
-            publisher.publish(build_quote_message(symbol, answer.quote, epoch_ms()))
+            quote = cast(dict, answer.quote)  # quote_problem found none: a JSON object
+            publisher.publish(build_quote_message(symbol, quote, epoch_ms()))
             result.published += 1
             return
         raw = answer.raw if answer.unusable_reason else answer.quote
@@ -157,7 +151,7 @@ class FinnhubQuoteSource:
     def _raw_text(self) -> str | None:
         if self._last_response is None:
             return None
-        return redact(self._last_response.text[:RAW_LIMIT], self._api_key)
+        return redact(self._last_response.text, self._api_key)
 
     def _on_response(self, response: requests.Response, *args, **kwargs) -> None:
         self._last_response = response

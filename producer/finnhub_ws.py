@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import websocket
 
 from common.contract import build_trade_message, epoch_ms, trade_message_id
-from producer.finnhub_rest import ApiKeyRejected, redact
+from producer.errors import ApiKeyRejected, redact
 from producer.publisher import Publisher, build_dead_letter
 from producer.retry import RetryPolicy, backoff_delay
 from producer.validation import trade_problem
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 10.0
 RECONNECT_POLICY = RetryPolicy(attempts=1_000_000, base_seconds=1.0, max_seconds=60.0)
-RAW_LIMIT = 4000
 
 
 @dataclass
@@ -49,12 +48,13 @@ class FinnhubTradeStream:
 
     name = "finnhub-ws"
 
+    _publisher: Publisher  # set by run(), which handles every frame
+
     def __init__(self, symbols, api_key: str, url: str, rng: random.Random | None = None):
         self.symbols = tuple(symbols)
         self._api_key = api_key
         self._url = url
         self._rng = rng or random.Random()
-        self._publisher: Publisher | None = None
         self._key_rejected = False
         self._close_reason = ""
         self.stats = StreamStats()
@@ -107,7 +107,7 @@ class FinnhubTradeStream:
         # websocket-client only logs what a callback raises: count and report it here instead.
         try:
             self._handle(text)
-        except Exception as exc:  # noqa: BLE001 - a bad frame must not stop the stream
+        except Exception as exc:
             self.stats.callback_errors += 1
             log.error("websocket message could not be handled: %s", redact(repr(exc), self._api_key)[:300])
 
@@ -154,7 +154,7 @@ class FinnhubTradeStream:
 
     def _reject(self, symbol, raw, reason: str) -> None:
         if isinstance(raw, (str, bytes)):
-            raw = redact(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), self._api_key)[:RAW_LIMIT]
+            raw = redact(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), self._api_key)
         self._publisher.dead_letter(
             build_dead_letter(source=self.name, symbol=symbol, raw=raw, reason=reason, now_ms=epoch_ms())
         )

@@ -5,38 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from producer.publisher import Publisher
 from producer.schedule import next_cycle_start
+from producer.source import CycleResult, PollingSource
 
 log = logging.getLogger(__name__)
 
 QUIET_LOG_SECONDS = 10.0  # cycles shorter than this are summed up in one line this often
 
 
-@dataclass
-class CycleResult:
-    """What one polling cycle (or a run of them) did."""
-
-    published: int = 0
-    retried: int = 0
-    rejected: int = 0
-    failed: int = 0
-
-    def add(self, other: "CycleResult") -> None:
-        """Sum another result into this one."""
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
-
-    def describe(self) -> str:
-        """'8 ok, 1 retried, 0 rejected, 0 failed'."""
-        return f"{self.published} ok, {self.retried} retried, {self.rejected} rejected, {self.failed} failed"
-
-
 def _wall_clock_after(seconds: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
 
 
 def should_log_cycles(interval: float, seconds_since_last_line: float, finished: bool) -> bool:
@@ -52,8 +33,9 @@ def describe_cycles(first: int, last: int, result: CycleResult, slowest: float) 
     return f"cycles {first}-{last}: {result.describe()} (slowest {slowest:.2f} s)"
 
 
-def run_cycles(source, publisher: Publisher, interval: float, cycles: int | None, stop: threading.Event) -> int:
-    """Run polling cycles every `interval` seconds on a fixed grid; return how many ran."""
+def run_cycles(source: PollingSource, publisher: Publisher, cycles: int | None, stop: threading.Event) -> int:
+    """Run the source's polling cycles every `source.interval` seconds on a fixed grid; return how many ran."""
+    interval = source.interval
     t0 = time.monotonic()
     done = 0
     logged_through, pending, slowest, last_line = 0, CycleResult(), 0.0, time.monotonic()

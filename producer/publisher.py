@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError
@@ -16,17 +17,24 @@ from common.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
+RAW_LIMIT = 4000  # characters of a rejected input's text kept in its dead letter
+
+
 def build_dead_letter(*, source: str, symbol: str | None, raw, reason: str, now_ms: int) -> dict:
-    """A dead-letter record: the raw input as it came, where from, and why it was rejected."""
+    """A dead-letter record: the raw input as it came (text cut at RAW_LIMIT), where from, and why
+    it was rejected. Text holding a secret must be redacted before: a cut could split the secret."""
     try:
         json.dumps(raw, allow_nan=False)
     except (TypeError, ValueError):
-        raw = repr(raw)[:4000]  # NaN and other values strict JSON cannot carry, kept as text
+        raw = repr(raw)  # NaN and other values strict JSON cannot carry, kept as text
+    if isinstance(raw, str):
+        raw = raw[:RAW_LIMIT]
     return {"source": source, "symbol": symbol, "reason": reason, "raw": raw, "rejected_at": now_ms}
 
 
 class Publisher:
-    """Sends messages with acks=all and batching; counts what was delivered and what failed."""
+    """Sends messages with acks=all and batching. Counts the messages delivered and the deliveries that
+    failed (from the broker's acknowledgements), and the dead letters queued (when queued)."""
 
     def __init__(self, bootstrap_servers: str, topic: str, dlq_topic: str, record_path: Path | None = None):
         self.topic = topic
@@ -35,7 +43,7 @@ class Publisher:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self._record_path = record_path
-        self._record = None
+        self._record: TextIO | None = None
         self.delivered = 0
         self.failed = 0
         self.dead_lettered = 0
@@ -57,10 +65,15 @@ class Publisher:
             compression_type="gzip",
         )
 
+    def _kafka(self) -> KafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("Publisher.connect() was not called")
+        return self._producer
+
     def publish(self, message: dict) -> None:
         """Queue one contract message on the main topic, keyed by symbol."""
         value = encode_message(message)
-        future = self._producer.send(self.topic, key=encode_key(message), value=value)
+        future = self._kafka().send(self.topic, key=encode_key(message), value=value)
         if self._record is not None:
             self._record.write(value.decode("utf-8") + "\n")
         future.add_callback(self._on_delivered).add_errback(self._on_failed, message["id"])
@@ -69,7 +82,7 @@ class Publisher:
         """Queue one rejected input on the dead-letter topic."""
         value = json.dumps(record, allow_nan=False).encode("utf-8")
         key = (record.get("symbol") or "").encode("utf-8") or None
-        future = self._producer.send(self.dlq_topic, key=key, value=value)
+        future = self._kafka().send(self.dlq_topic, key=key, value=value)
         future.add_errback(self._on_failed, "dead letter")
         self.dead_lettered += 1
 

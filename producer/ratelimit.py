@@ -19,7 +19,7 @@ class RateLimiter:
     """No `seconds`-long window of arrivals holds more than `limit` calls, for every (limit, seconds)."""
 
     def __init__(self, limits: list[tuple[int, float]], min_spacing: float = 0.0):
-        self._limits = [(limit, seconds, deque()) for limit, seconds in limits]
+        self._limits: list[tuple[int, float, deque[float]]] = [(limit, seconds, deque()) for limit, seconds in limits]
         self.min_spacing = min_spacing
         self._in_flight = 0
         self._last_sent: float | None = None

@@ -9,10 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from common.contract import build_trade_message, epoch_ms, message_problem
+from common.contract import build_trade_message, epoch_ms, message_problem, replay_message_id
 from producer.publisher import Publisher, build_dead_letter
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def parse_timestamp(text: str) -> int:
     except ValueError:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return round(moment.timestamp() * 1000)
     return round(number if number >= MILLISECONDS_FROM else number * 1000)
 
@@ -55,7 +55,7 @@ def message_from_csv_row(row: list[str], line: int, now_ms: int) -> dict:
     volume = row[3].strip() if len(row) == 4 else ""
     event_time = parse_timestamp(stamp)
     message = build_trade_message(
-        message_id=f"{symbol}:r:{event_time}:{line}",
+        message_id=replay_message_id(symbol, event_time, line),
         symbol=symbol,
         price=float(price),
         volume=float(volume) if volume else None,
@@ -78,8 +78,8 @@ def message_from_json_line(text: str, now_ms: int) -> dict:
     return {**message, "source": "replay", "ingested_at": now_ms}
 
 
-def read_records(path: Path) -> Iterator[tuple[int, str, dict | None, str | None]]:
-    """(line number, raw line, message or None, reason or None) for each non-empty line."""
+def read_records(path: Path) -> Iterator[tuple[int, str, dict | str]]:
+    """(line number, raw line, the message or why the line is none) for each non-empty line."""
     is_csv = path.suffix.lower() == ".csv"
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
         for line, text in enumerate(handle, start=1):
@@ -91,11 +91,11 @@ def read_records(path: Path) -> Iterator[tuple[int, str, dict | None, str | None
                     row = next(csv.reader([text]))
                     if line == 1 and row and row[0].strip().lower() == "symbol":
                         continue  # header
-                    yield line, text, message_from_csv_row(row, line, epoch_ms()), None
+                    yield line, text, message_from_csv_row(row, line, epoch_ms())
                 else:
-                    yield line, text, message_from_json_line(text, epoch_ms()), None
+                    yield line, text, message_from_json_line(text, epoch_ms())
             except (ValueError, TypeError) as exc:
-                yield line, text, None, f"line {line}: {exc}"
+                yield line, text, f"line {line}: {exc}"
 
 
 class ReplaySource:
@@ -113,12 +113,12 @@ class ReplaySource:
         """Replay the whole file once, or until `stop`."""
         first_event, started = None, time.monotonic()
         last_progress = started
-        for line, raw, message, reason in read_records(self.path):
+        for _line, raw, message in read_records(self.path):
             if stop.is_set():
                 break
-            if message is None:
+            if isinstance(message, str):
                 publisher.dead_letter(
-                    build_dead_letter(source=self.name, symbol=None, raw=raw, reason=reason, now_ms=epoch_ms())
+                    build_dead_letter(source=self.name, symbol=None, raw=raw, reason=message, now_ms=epoch_ms())
                 )
                 self.stats.rejected += 1
                 continue

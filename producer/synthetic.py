@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 
-from common.contract import build_trade_message, epoch_ms
-from producer.loop import CycleResult
+from common.contract import build_trade_message, epoch_ms, synthetic_message_id
+from producer.publisher import Publisher
+from producer.source import CycleResult
 
 # Rough price levels of the default tickers, so the demo looks like the real market.
 START_PRICES = {
@@ -43,7 +45,7 @@ class SyntheticMarket:
         self._sequence += 1
         volume = max(1, int(self._random.lognormvariate(4.0, 1.2)))
         return build_trade_message(
-            message_id=f"{symbol}:s:{event_time_ms}:{self._sequence}",
+            message_id=synthetic_message_id(symbol, event_time_ms, self._sequence),
             symbol=symbol,
             price=round(price, 4),
             volume=float(volume),
@@ -61,6 +63,7 @@ class SyntheticSource:
 
     def __init__(self, symbols, seed: int | None = None, rate: float | None = None, interval: float = 1.0):
         self.symbols = tuple(symbols)
+        self.interval = interval
         self._interval_ms = round(interval * 1000)
         self._market = SyntheticMarket(self.symbols, seed)
         self._rate = rate
@@ -72,7 +75,7 @@ class SyntheticSource:
         """Nothing to report: the synthetic market has no call limit."""
         return ""
 
-    def run_cycle(self, publisher, stop, deadline) -> CycleResult:
+    def run_cycle(self, publisher: Publisher, stop: threading.Event, deadline: float) -> CycleResult:
         """Publish this cycle's trades, stamped with times up to now."""
         now = epoch_ms()
         if self._rate is None:
@@ -88,6 +91,6 @@ class SyntheticSource:
             symbols = [self.symbols[(self._next_symbol + i) % len(self.symbols)] for i in range(count)]
             self._next_symbol = (self._next_symbol + count) % len(self.symbols)
         self._last_ms = now
-        for symbol, event_time in zip(symbols, times):
+        for symbol, event_time in zip(symbols, times, strict=True):
             publisher.publish(self._market.next_trade(symbol, event_time, now))
         return CycleResult(published=len(times))

@@ -2,6 +2,7 @@
 # Installs what the project needs, idempotently: system packages (Postgres server, Chromium, wrk),
 # the Python virtualenv, and the JVM jars (Kafka broker, Spark's Kafka source) resolved by Maven.
 # Each step is skipped when its inputs have not changed since it last succeeded.
+# `scripts/setup.sh python`: the virtualenv only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +84,11 @@ install_web_libraries() {
   (cd webapp && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" >"$stamp"
 }
+
+if [ "${1:-}" = python ]; then  # `make unit`, `make lint`: the virtualenv alone
+  install_python
+  exit 0
+fi
 
 check_java
 install_system_packages

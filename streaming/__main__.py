@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 from pathlib import Path
 
 from kafka.errors import KafkaError
 
 from common import flags
+from common.entrypoint import configure_logging, stop_on_signals
 from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
-from common.signals import StopSignals
 from common.topics import ensure_topics
 from streaming.graceful_stop import BatchesBegun, stop_between_batches
 from streaming.job import JobOptions, parse_duration, start_query
@@ -92,18 +91,14 @@ def parse_args(argv) -> JobOptions:
 
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped or done, 1 when a query failed or a server is missing, 2 on bad settings."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging({"py4j": logging.WARNING, "kafka": logging.WARNING})
     options = parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
-    stop = threading.Event()
-    stop_signals = StopSignals(stop.set, "stopping after the batch in flight")
-    stop_signals.install()
+    stop, stop_signals = stop_on_signals("stopping after the batch in flight")
     # Before the Spark session, which takes seconds to start: a missing server is one line.
     try:
         require_kafka(settings.kafka_bootstrap_servers)

@@ -98,16 +98,16 @@ class WindowPartials:
     @staticmethod
     def _build(window_seconds: list[int]) -> tuple:
         is_event = F.col("reason").isNull()
-        sizes = F.explode(
-            F.when(is_event, F.array(*[F.lit(s) for s in window_seconds])).otherwise(F.array(F.lit(0)))
-        )
+        sizes = F.explode(F.when(is_event, F.array(*[F.lit(s) for s in window_seconds])).otherwise(F.array(F.lit(0))))
         size_ms = F.col("window_seconds").cast("long") * 1000
         window_start = F.when(is_event, F.col("event_time") - F.pmod(F.col("event_time"), size_ms))
         # Earliest/latest by event time, equal times ordered by id, so open and close are deterministic.
         first, last = F.min(F.struct("event_time", "id", "price")), F.max(F.struct("event_time", "id", "price"))
         count = F.count(F.lit(1))
         grouping = [
-            F.col("symbol"), window_start.alias("window_start_ms"), size_ms.alias("size_ms"),
+            F.col("symbol"),
+            window_start.alias("window_start_ms"),
+            size_ms.alias("size_ms"),
             *[F.col(name) for name in REJECT_COLUMNS[:3]],
         ]
         aggregates = [

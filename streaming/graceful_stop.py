@@ -55,8 +55,9 @@ def batch_in_flight(execution) -> int | None:
     return None if commits.isDefined() and commits.get() >= latest else latest
 
 
-def stop_between_batches(spark: SparkSession, query: StreamingQuery, begun: BatchesBegun,
-                         timeout: float = 120.0, poll_seconds: float = 0.01) -> None:
+def stop_between_batches(
+    spark: SparkSession, query: StreamingQuery, begun: BatchesBegun, timeout: float = 120.0, poll_seconds: float = 0.01
+) -> None:
     """End `query` after the batch in flight commits, starting no other; then stop() cleans up.
 
     stop() interrupts only a batch still running after `timeout` seconds, or when another Spark
@@ -93,5 +94,6 @@ def _terminate_when_safe(spark, query, begun: BatchesBegun, timeout: float, poll
                 progress_lock.unlock()
         time.sleep(poll_seconds)
     if not query.awaitTermination(max(deadline - time.monotonic(), 0.001)):
-        log.warning("the batch in flight did not end within %.0f s; interrupting it (it is replayed at the "
-                    "next start)", timeout)
+        log.warning(
+            "the batch in flight did not end within %.0f s; interrupting it (it is replayed at the next start)", timeout
+        )

@@ -58,7 +58,10 @@ def parse_duration(text: str, allow_zero: bool = False, allow_milliseconds: bool
 
 def duration_seconds(duration: str) -> float:
     """'5 minutes' -> 300; '250 milliseconds' -> 0.25."""
-    count, unit = DURATION.match(duration).groups()
+    match = DURATION.match(duration)
+    if match is None:
+        raise ValueError(f"not a duration: {duration!r}")
+    count, unit = match.groups()
     return int(count) * UNIT_SECONDS[unit]
 
 
@@ -114,8 +117,9 @@ def old_layout_checkpoints(checkpoint_root: Path) -> list[Path]:
     return sorted(p for p in checkpoint_root.glob("*") if p.name == "rejects" or p.name.startswith("aggregates-"))
 
 
-def start_query(spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport,
-                begun: BatchesBegun) -> StreamingQuery:
+def start_query(
+    spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport, begun: BatchesBegun
+) -> StreamingQuery:
     """Start the job's one query: read and parse each record once, de-duplicate, write every window size.
     Each batch is reported to `begun` as its sink function starts (for a stop between batches)."""
     checkpoint_root = settings.checkpoint_dir / settings.kafka_topic
@@ -126,10 +130,13 @@ def start_query(spark: SparkSession, settings: Settings, options: JobOptions, re
             "%s holds checkpoints of the earlier one-query-per-window layout (%s), which this job does not read: "
             "it starts its own checkpoint in %s from the topic's earliest offset, and recomputes the windows the "
             "topic still holds; the old folders can be deleted",
-            checkpoint_root, ", ".join(p.name for p in old), checkpoint,
+            checkpoint_root,
+            ", ".join(p.name for p in old),
+            checkpoint,
         )
-    partials = WindowPartials([duration_seconds(w) for w in options.windows])
-    watermark_ms = duration_seconds(options.watermark) * 1000
+    # windows and the watermark are whole seconds (parse_duration allows no milliseconds for them)
+    partials = WindowPartials([int(duration_seconds(w)) for w in options.windows])
+    watermark_ms = int(duration_seconds(options.watermark)) * 1000
     sink = PostgresSink(settings.database_url)
     query_ids: list[str] = []  # read from the checkpoint once, at the first batch
 

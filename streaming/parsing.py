@@ -29,7 +29,7 @@ def message_schema() -> T.StructType:
         T.StructField(f.name, T.VariantType() if f.name in VARIANT_FIELDS else SPARK_TYPES[f.kind], True)
         for f in MESSAGE_FIELDS
     ]
-    return T.StructType(fields + [T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
+    return T.StructType([*fields, T.StructField(CORRUPT_COLUMN, T.StringType(), True)])
 
 
 def _json_string(column: Column) -> Column:

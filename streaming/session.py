@@ -47,8 +47,10 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         # The FileContext-based default asks each checkpoint file's link status, which Hadoop's local file
         # system answers by running `readlink`: ~50 processes forked per batch, ~0.7 s of a live batch.
-        .config("spark.sql.streaming.checkpointFileManagerClass",
-                "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager")
+        .config(
+            "spark.sql.streaming.checkpointFileManagerClass",
+            "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager",
+        )
         # A batch without data only evicts expired ids from the state, which the next batch does anyway.
         .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -68,7 +70,9 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
     # Under a sub-second trigger a busy batch often outlasts the interval, and the next starts at once:
     # Spark would warn about each such batch; the job's own batch line gives its duration and lag.
     jvm = spark.sparkContext._jvm
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-        "org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor", jvm.org.apache.logging.log4j.Level.ERROR
-    )
+    if jvm is not None:  # always, in a classic session like this one
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor",
+            jvm.org.apache.logging.log4j.Level.ERROR,
+        )
     return spark

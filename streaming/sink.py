@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import psycopg2
+from psycopg2.extensions import connection as PgConnection
 
 from common.settings import libpq_url
 from streaming.aggregation import AGGREGATE_COLUMNS, PARTIAL_COLUMNS, REJECT_COLUMNS
@@ -142,7 +143,7 @@ class BatchRows:
     closed_before_ms: int | None = None  # windows ending by then are closed: their state is deleted
 
     @classmethod
-    def from_window_partials(cls, rows, watermark_ms: int | None) -> "BatchRows":
+    def from_window_partials(cls, rows, watermark_ms: int | None) -> BatchRows:
         """Split collected window_partials rows; with the watermark's delay, windows it has closed."""
         partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
         rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
@@ -157,15 +158,16 @@ class PostgresSink:
 
     def __init__(self, database_url: str, sleep=time.sleep):
         self._dsn = libpq_url(database_url)
-        self._connection = None
+        self._connection: PgConnection | None = None
         self._sleep = sleep
 
-    def _connect(self):
+    def _connect(self) -> PgConnection:
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg2.connect(self._dsn, application_name="stock-streaming", connect_timeout=5)
-            with self._connection, self._connection.cursor() as cursor:
+            connection = psycopg2.connect(self._dsn, application_name="stock-streaming", connect_timeout=5)
+            with connection, connection.cursor() as cursor:
                 cursor.execute(CREATE_PARTIALS_STAGING)
                 cursor.execute(CREATE_REJECTS_STAGING)
+            self._connection = connection
         return self._connection
 
     def write(self, batch: Batch, rows: BatchRows) -> int:
@@ -173,8 +175,9 @@ class PostgresSink:
         An empty batch (watermark-only ones) needs no transaction: replaying it changes nothing."""
         if not (rows.partials or rows.rejects):
             return 0
-        tries = len(RETRY_DELAYS) + 1
-        for attempt in range(1, tries + 1):
+        tries, attempt = len(RETRY_DELAYS) + 1, 0
+        while True:
+            attempt += 1
             try:
                 return self._write_once(batch, rows)
             except TRANSIENT_ERRORS as exc:
@@ -182,8 +185,13 @@ class PostgresSink:
                 if attempt == tries:
                     raise SinkError(f"Postgres unreachable after {tries} tries: {_first_line(exc)}") from None
                 delay = RETRY_DELAYS[attempt - 1]
-                log.warning("%s batch %d: Postgres write failed (%s); retrying in %.0f s",
-                            batch.query_name, batch.batch_id, _first_line(exc), delay)
+                log.warning(
+                    "%s batch %d: Postgres write failed (%s); retrying in %.0f s",
+                    batch.query_name,
+                    batch.batch_id,
+                    _first_line(exc),
+                    delay,
+                )
                 self._sleep(delay)
             except psycopg2.Error as exc:
                 self.close()
@@ -194,8 +202,11 @@ class PostgresSink:
         with connection, connection.cursor() as cursor:
             cursor.execute(RECORD_BATCH, (batch.query_id, batch.query_name, batch.batch_id))
             if cursor.rowcount == 0:
-                log.info("%s batch %d was written before (a replay after a restart); skipped",
-                         batch.query_name, batch.batch_id)
+                log.info(
+                    "%s batch %d was written before (a replay after a restart); skipped",
+                    batch.query_name,
+                    batch.batch_id,
+                )
                 return 0
             written = 0
             if rows.partials:

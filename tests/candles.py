@@ -8,12 +8,18 @@ from datetime import datetime, timedelta
 
 def candle(symbol: str, start: datetime, minutes: int, open_price: float, close_price: float) -> dict:
     """A candle row with the columns the analytics views read."""
-    return {"symbol": symbol, "window_start": start, "window_end": start + timedelta(minutes=minutes),
-            "open_price": open_price, "close_price": close_price}
+    return {
+        "symbol": symbol,
+        "window_start": start,
+        "window_end": start + timedelta(minutes=minutes),
+        "open_price": open_price,
+        "close_price": close_price,
+    }
 
 
-def random_series(symbol: str, start: datetime, minutes: int, count: int, seed: int, gap_every: int = 0,
-                  price: float = 100.0) -> list[dict]:
+def random_series(
+    symbol: str, start: datetime, minutes: int, count: int, seed: int, gap_every: int = 0, price: float = 100.0
+) -> list[dict]:
     """`count` candles of one size from `start`, a random walk with some >2 % moves; with `gap_every`,
     a missing window after every that many candles."""
     rng = random.Random(seed)
@@ -39,6 +45,16 @@ def insert_candles(db, candles: list[dict]) -> None:
                 " ON CONFLICT (symbol, window_start, window_end) DO UPDATE SET open_price = EXCLUDED.open_price,"
                 " close_price = EXCLUDED.close_price, high_price = EXCLUDED.high_price,"
                 " low_price = EXCLUDED.low_price, updated_at = now()",
-                (c["symbol"], c["window_start"], c["window_end"], c["open_price"], high, low, c["close_price"],
-                 (low + high) / 2, c["window_start"], c["window_end"] - timedelta(seconds=1)),
+                (
+                    c["symbol"],
+                    c["window_start"],
+                    c["window_end"],
+                    c["open_price"],
+                    high,
+                    low,
+                    c["close_price"],
+                    (low + high) / 2,
+                    c["window_start"],
+                    c["window_end"] - timedelta(seconds=1),
+                ),
             )

@@ -4,70 +4,38 @@ names existing ones), unique topics per test, clean tables, and a Spark session.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
-from dataclasses import dataclass
 
 import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 
 from common.settings import REPO_ROOT
-from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
-from devstack.postgres import PostgresServer
-from devstack.process import free_kafka_port, free_port
-from devstack.schema import apply_schema, grant_read_only
 from common.topics import ensure_topics
+from devstack.private import PrivateStack
+from devstack.schema import apply_schema
+from webapp import create_app
 
 # Generating examples slows down when other work shares the 2 cores; a slow example is not a
 # failing one, so no test depends on the machine's load.
 settings.register_profile("shared-cores", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("shared-cores")
 
-@dataclass(frozen=True)
-class Stack:
-    """Where the test servers are."""
-
-    bootstrap_servers: str
-    database_url: str
-    postgres: PostgresServer | None = None  # set when the tests started them, so they may restart them
-    kafka: KafkaBroker | None = None
-    reader_url: str | None = None  # a role that may only read, when the tests created one
-
 
 @pytest.fixture(scope="session")
 def stack():
     """Kafka and Postgres: the ones in KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when both are set,
-    otherwise a fresh pair on free ports, stopped and removed after the session."""
+    otherwise a fresh pair on free ports with a read-only role, stopped and removed after the session."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
-        found = Stack(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"])
+        found = PrivateStack(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"])
         apply_schema(found.database_url)
         yield found
         return
-    # Under the repository; when the postgres user cannot reach it (a clone in a private folder),
-    # Postgres keeps its data in that user's home instead (devstack.postgres.locate_cluster).
-    state_root = REPO_ROOT / "var" / f"test-stack-{os.getpid()}"
-    started = Stack(
-        f"localhost:{free_kafka_port()}",
-        f"postgresql://stocks_test:test-{uuid.uuid4().hex[:8]}@localhost:{free_port()}/stocks_test",
-    )
-    broker = KafkaBroker(started.bootstrap_servers, state_root / "kafka", KAFKA_JARS_DIR)
-    postgres = PostgresServer(started.database_url, state_root / "postgres")
-    reader_url = started.database_url.replace("stocks_test:", "stocks_test_reader:", 1)
-    started = Stack(
-        started.bootstrap_servers, started.database_url, postgres=postgres, kafka=broker, reader_url=reader_url
-    )
+    started = PrivateStack.start(REPO_ROOT / "var" / f"test-stack-{os.getpid()}", "stocks_test", reader=True)
     try:
-        broker.start()
-        postgres.start()
-        apply_schema(started.database_url)
-        grant_read_only(started.database_url, postgres.ensure_reader(reader_url))
         yield started
     finally:
-        broker.stop()
-        postgres.stop()
-        postgres.remove()
-        shutil.rmtree(state_root, ignore_errors=True)
+        started.stop()
 
 
 @pytest.fixture
@@ -94,26 +62,28 @@ def db(stack):
 
 
 @pytest.fixture
+def make_app(stack):
+    """The webapp over the test Postgres, seeing every write at once; keyword arguments override its
+    config (the read-only role's DATABASE_URL, ANSWER_STALE_SECONDS)."""
+
+    def build(**config):
+        return create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0, **config})
+
+    return build
+
+
+@pytest.fixture
+def client(make_app, db):
+    """A test client of the webapp over empty tables."""
+    return make_app().test_client()
+
+
+@pytest.fixture
 def pipeline_env(stack, tmp_path):
     """Environment for running the pipeline's processes against the test stack and a topic."""
 
     def build(topic: str, **extra: str) -> dict:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("FINNHUB_", "KAFKA_", "DATABASE_", "CHECKPOINT_", "SYMBOLS"))
-        }
-        env.update(
-            FINNHUB_API_KEY="",
-            KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap_servers,
-            DATABASE_URL=stack.database_url,
-            KAFKA_TOPIC=topic,
-            KAFKA_DLQ_TOPIC=f"{topic}-dlq",
-            CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
-            PYTHONPATH=str(REPO_ROOT),
-        )
-        env.update(extra)
-        return env
+        return stack.pipeline_env(topic, tmp_path / "checkpoints", **extra)
 
     return build
 

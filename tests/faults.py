@@ -3,6 +3,7 @@ file, and the ledger that accounts for every published event after a fault."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
@@ -38,7 +39,12 @@ def start_command(argv: list, env: dict | None, log_path: Path) -> subprocess.Po
     """`argv` in the background, in its own process group (env None: this process's), output appended to `log_path`."""
     with log_path.open("a") as output:
         return subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -53,8 +59,12 @@ def start_backlog_job(env: dict, log_path: Path, per_batch: int, batches: int) -
     """The streaming job with `backlog_args`, returned once it has logged `batches` batches."""
     job = start("streaming", backlog_args(per_batch), env, log_path)
     try:
-        wait_until(lambda: f"aggregates batch {batches - 1}:" in log_path.read_text(), 180, f"{batches} batches",
-                   alive=lambda: job.poll() is None)
+        wait_until(
+            lambda: f"aggregates batch {batches - 1}:" in log_path.read_text(),
+            180,
+            f"{batches} batches",
+            alive=lambda: job.poll() is None,
+        )
     except BaseException:
         kill_9(job)
         raise
@@ -63,10 +73,8 @@ def start_backlog_job(env: dict, log_path: Path, per_batch: int, batches: int) -
 
 def kill_9(process: subprocess.Popen) -> None:
     """SIGKILL a process started by `start` and everything it started (the job's JVM), no clean-up."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -172,4 +180,4 @@ def report(fault: str, counts: Ledger) -> None:
     log.info("%s", line)
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with COUNTS_FILE.open("a") as counts_file:
-        counts_file.write(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} {line}\n")
+        counts_file.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}\n")

@@ -10,7 +10,6 @@ import sys
 from kafka import KafkaConsumer, TopicPartition
 
 from common.contract import build_trade_message
-
 from common.settings import REPO_ROOT
 
 
@@ -57,19 +56,6 @@ def read_messages(bootstrap_servers: str, topic: str) -> list[dict]:
     return [json.loads(value) for _, value in read_topic(bootstrap_servers, topic)]
 
 
-def table_rows(db) -> dict[tuple, dict]:
-    """stock_aggregates as {(symbol, window_start, window_end): the other columns but updated_at}."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, "
-            "avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at "
-            "FROM stock_aggregates"
-        )
-        names = [d.name for d in cursor.description]
-        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    return {(r.pop("symbol"), r.pop("window_start"), r.pop("window_end")): r for r in rows}
-
-
 def publish(bootstrap_servers: str, topic: str, messages, keys=None) -> None:
     """Put contract messages (dicts, keyed by symbol) or raw bytes on the topic."""
     from kafka import KafkaProducer
@@ -100,11 +86,17 @@ def trades(count: int, seed: int, minutes: int = 12) -> list[dict]:
     for n in range(count):
         symbol = rng.choice(["AAPL", "MSFT", "NVDA"])
         event_time = BASE + rng.randrange(0, minutes * MINUTE, 100)
-        events.append(build_trade_message(
-            message_id=f"{symbol}-{seed}-{n}", symbol=symbol, price=round(rng.uniform(90, 110), 2),
-            volume=float(rng.randint(1, 500)) if rng.random() < 0.8 else None,
-            event_time_ms=event_time, source="replay", ingested_at_ms=event_time + 50,
-        ))
+        events.append(
+            build_trade_message(
+                message_id=f"{symbol}-{seed}-{n}",
+                symbol=symbol,
+                price=round(rng.uniform(90, 110), 2),
+                volume=float(rng.randint(1, 500)) if rng.random() < 0.8 else None,
+                event_time_ms=event_time,
+                source="replay",
+                ingested_at_ms=event_time + 50,
+            )
+        )
     return events + rng.sample(events, count // 20)
 
 

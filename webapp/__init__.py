@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from common.settings import load_settings
 from webapp import api, db, pages
@@ -25,7 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     """Application factory; `config` overrides settings (tests pass DATABASE_URL, POLL_SECONDS,
     ANSWER_STALE_SECONDS: 0 to see every write at once)."""
     app = Flask(__name__)
-    app.json.sort_keys = False  # keep the table's column order in answers
+    app.json = json_provider = DefaultJSONProvider(app)
+    json_provider.sort_keys = False  # keep the table's column order in answers
     # Data older than STALE_SECONDS is flagged: market closed, or the pipeline stopped.
     app.config.update(STALE_SECONDS=120)
     if not config or "DATABASE_URL" not in config:
@@ -40,9 +42,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     db.init_app(app)
     # A page polls every POLL_SECONDS: one that asked within two polls is still watching.
-    app.extensions["answer_cache"] = AnswerCache(functools.partial(api.read_version, app),
-                                                 app.config["ANSWER_STALE_SECONDS"],
-                                                 watch_seconds=2 * app.config["POLL_SECONDS"])
+    app.extensions["answer_cache"] = AnswerCache(
+        functools.partial(api.read_version, app),
+        app.config["ANSWER_STALE_SECONDS"],
+        watch_seconds=2 * app.config["POLL_SECONDS"],
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
 
@@ -51,5 +55,8 @@ def create_app(config: dict | None = None) -> Flask:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    app.wsgi_app = KeptAnswers(app.wsgi_app, app.extensions["answer_cache"], SECURITY_HEADERS)
+    # Flask's documented way to put WSGI middleware in front of the app
+    app.wsgi_app = KeptAnswers(  # type: ignore[method-assign]
+        app.wsgi_app, app.extensions["answer_cache"], SECURITY_HEADERS
+    )
     return app

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from common import flags
+from common.entrypoint import configure_logging
 from common.servers import ServerUnreachable, require_postgres
 from common.settings import SettingsError, load_settings, mask_url_password
 from webapp import create_app
@@ -21,8 +22,9 @@ def parse_args(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m webapp", description=__doc__)
     parser.add_argument("--host", type=flags.host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=flags.port, default=5000, help="port (default 5000)")
-    parser.add_argument("--workers", type=flags.positive_int, default=default_workers(),
-                        help="worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=flags.positive_int, default=default_workers(), help="worker processes (default: one per core)"
+    )
     parser.add_argument("--debug", action="store_true", help="Flask's development server with reloading")
     return parser.parse_args(argv)
 
@@ -30,7 +32,7 @@ def parse_args(argv) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Entry point: exit 0 when stopped, 1 without Postgres or when the port is taken, 2 on bad configuration."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         settings = load_settings()
         app = create_app()
@@ -54,8 +56,13 @@ def main(argv=None) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
         return 1
-    log.info("serving on http://%s:%d/ with %d worker process%s", args.host, args.port, args.workers,
-             "" if args.workers == 1 else "es")
+    log.info(
+        "serving on http://%s:%d/ with %d worker process%s",
+        args.host,
+        args.port,
+        args.workers,
+        "" if args.workers == 1 else "es",
+    )
     try:
         serve(app, args.host, args.port, args.workers)  # SIGTERM / Ctrl-C: requests in flight finish
     except SystemExit as exc:  # granian's exit when a worker died

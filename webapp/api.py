@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -65,7 +65,7 @@ def shared(view):
     @functools.wraps(view)
     def answer_from_cache(*args, **kwargs):
         cache: AnswerCache = current_app.extensions["answer_cache"]
-        app, path = current_app._get_current_object(), request.full_path
+        app, path = current_app._get_current_object(), request.full_path  # type: ignore[attr-defined]
 
         def recompute() -> bytes:
             with app.test_request_context(path):  # the same request, outside any viewer's
@@ -170,6 +170,7 @@ def snapshot():
     wanted = params.optional_symbol(request.args.get("symbol"))
     limit = params.limit(request.args.get("limit"))
     with read_only() as connection:
+
         def part(name: str, compute):
             return shared_part(f"snapshot part {name}", lambda: compute(connection))
 
@@ -177,14 +178,18 @@ def snapshot():
         shared = part(f"shared {seconds}", lambda c: queries.snapshot_shared(c, seconds, RECENT_SPIKES_LIMIT))
         symbols = [row["symbol"] for row in json.loads(shared)["latest"]]
         charted = wanted if wanted in symbols else (symbols[0] if symbols else None)
-        chart = (queries.chart(connection, charted, seconds, limit) if charted
-                 else queries.json_object(candles=[], spikes=[]))
+        chart = (
+            queries.chart(connection, charted, seconds, limit)
+            if charted
+            else queries.json_object(candles=[], spikes=[])
+        )
         return queries.merge_objects(
             queries.json_object(window=request.args.get("window", "1m"), symbol=charted),
             shared,
             chart,
-            queries.json_object(candle_events=part("candle_events", candle_events_by_name),
-                                quality=part("quality", quality_report)),
+            queries.json_object(
+                candle_events=part("candle_events", candle_events_by_name), quality=part("quality", quality_report)
+            ),
         )
 
 
@@ -199,7 +204,7 @@ def healthz():
     """200 when the database answers, with the age of the newest row; 503 when it does not."""
     with read_only() as connection:
         newest = queries.newest_update(connection)
-    age = None if newest is None else (datetime.now(timezone.utc) - newest).total_seconds()
+    age = None if newest is None else (datetime.now(UTC) - newest).total_seconds()
     return jsonify(
         status="ok",
         database="reachable",

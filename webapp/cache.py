@@ -59,9 +59,16 @@ class AnswerCache:
     """Answers by request key for the newest data version; older versions' answers are dropped.
     `read_version` reads the version, from any thread."""
 
-    def __init__(self, read_version: Callable[[], int], stale_seconds: float = STALE_SECONDS,
-                 max_answers: int = 2048, max_age_seconds: float = 60, watch_seconds: float = 10,
-                 max_watched: int = 64, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        read_version: Callable[[], int],
+        stale_seconds: float = STALE_SECONDS,
+        max_answers: int = 2048,
+        max_age_seconds: float = 60,
+        watch_seconds: float = 10,
+        max_watched: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.read_version = read_version
         self.stale_seconds = stale_seconds
         self.check_seconds = min(CHECK_SECONDS, stale_seconds)
@@ -106,10 +113,15 @@ class AnswerCache:
                 self._answers = OrderedDict()
                 self._cleared_at = self._checked_at
                 self._generation += 1
-            return self._version
+            return version
 
-    def answer(self, key: str, compute: Callable[[], bytes], recompute: Callable[[], bytes] | None = None,
-               previous_allowed: bool = True) -> Answer:
+    def answer(
+        self,
+        key: str,
+        compute: Callable[[], bytes],
+        recompute: Callable[[], bytes] | None = None,
+        previous_allowed: bool = True,
+    ) -> Answer:
         """The kept answer for `key` at the current version, or `compute()`'s, kept. Requests for
         the same key and version while it is being computed wait for that one computation.
         `recompute`, the same computation callable from any thread, has the answer refreshed ahead.
@@ -141,15 +153,16 @@ class AnswerCache:
             return self._previous.get(key)
         return None
 
-    def _kept_or_computed(self, key: str, version: int, compute: Callable[[], bytes],
-                          previous_allowed: bool = False) -> Answer:
+    def _kept_or_computed(
+        self, key: str, version: int, compute: Callable[[], bytes], previous_allowed: bool = False
+    ) -> Answer:
         with self._lock:
             found = self._kept_locked(key, previous_allowed)
             if found is not None:
                 return found
             computing = self._computing.get((key, version))
             first = computing is None
-            if first:
+            if computing is None:
                 computing = self._computing[(key, version)] = _Computation()
         if not first:
             computing.done.wait(COMPUTE_WAIT_SECONDS)
@@ -179,8 +192,7 @@ class AnswerCache:
             while len(self._watched) > self.max_watched:
                 self._watched.popitem(last=False)
             if self._refresher is None or not self._refresher.is_alive():  # started in the process that serves
-                self._refresher = threading.Thread(target=self._refresh_forever, name="answer-refresher",
-                                                   daemon=True)
+                self._refresher = threading.Thread(target=self._refresh_forever, name="answer-refresher", daemon=True)
                 self._refresher.start()
             self._watched_again.notify()
 
@@ -204,7 +216,7 @@ class AnswerCache:
             watched = self._still_watched()
             try:
                 version = self.current_version()
-            except Exception:  # noqa: BLE001 - the database is down: requests say so, this thread retries
+            except Exception:
                 log.debug("reading the data version failed", exc_info=True)
                 time.sleep(max(self.check_seconds, 1))
                 continue
@@ -215,6 +227,6 @@ class AnswerCache:
                         break  # a newer version came: refreshed on the next turn
                     try:
                         self._kept_or_computed(key, version, recompute)
-                    except Exception:  # noqa: BLE001 - the viewer's own request computes it again and says why
+                    except Exception:
                         log.debug("refreshing %s failed", key, exc_info=True)
             time.sleep(max(self.check_seconds, REFRESH_FLOOR_SECONDS))

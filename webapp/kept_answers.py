@@ -53,6 +53,7 @@ class KeptAnswers:
         if not is_resource_modified(environ, etag=answer.etag):
             start_response("304 NOT MODIFIED", headers)
             return []
-        start_response("200 OK", [("Content-Type", "application/json"),
-                                  ("Content-Length", str(len(answer.body))), *headers])
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer.body))), *headers]
+        )
         return [answer.body]

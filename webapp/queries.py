@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
@@ -78,6 +78,7 @@ def newest_oldest_first(fields: str, relation: str, condition: str) -> TextClaus
 AGGREGATES_FOR_SYMBOL = newest_oldest_first(
     AGGREGATE_FIELDS, "stock_aggregates", f"symbol = :symbol AND {TABLE_WINDOW_SIZE}"
 )
+
 
 # The indicators of candle_indicators, for the candles asked for only: the triggers of sql/011 keep
 # every indicator per candle in candle_indicators_state, so each candle costs one primary-key probe.
@@ -234,9 +235,14 @@ class JsonText(str):
 
 def json_object(**members) -> JsonText:
     """A JSON object of `members`, JsonText members kept as they are, others serialized."""
-    return JsonText("{" + ", ".join(
-        f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
-        for name, value in members.items()) + "}")
+    return JsonText(
+        "{"
+        + ", ".join(
+            f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
+            for name, value in members.items()
+        )
+        + "}"
+    )
 
 
 def merge_objects(*objects: JsonText) -> JsonText:
@@ -248,13 +254,13 @@ def merge_objects(*objects: JsonText) -> JsonText:
 def as_json_value(value):
     """A value as JSON shows it: timestamps as ISO 8601 in UTC."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value
 
 
 def _rows(result) -> list[dict]:
     keys = list(result.keys())
-    return [dict(zip(keys, map(as_json_value, row))) for row in result]
+    return [dict(zip(keys, map(as_json_value, row), strict=True)) for row in result]
 
 
 @functools.cache
@@ -273,7 +279,7 @@ def _json_rows(connection: Connection, statement: TextClause, params: dict | Non
 
 def _json_text(connection: Connection, statement: TextClause, params: dict | None = None) -> JsonText:
     """The JSON text `statement` builds (see _json_rows for its timestamps)."""
-    built = connection.execute(statement, params or {}).scalar()
+    built = connection.execute(statement, params or {}).scalar_one()
     return JsonText(built.replace('+00:00"', 'Z"'))
 
 
@@ -289,7 +295,7 @@ def newest_update(connection: Connection) -> datetime | None:
 
 def data_version(connection: Connection) -> int:
     """A number that changes in every transaction that writes the aggregates or the rejects."""
-    return connection.execute(DATA_VERSION).scalar()
+    return connection.execute(DATA_VERSION).scalar_one()
 
 
 def _series(statement: TextClause, connection: Connection, symbol, window_seconds: int, limit: int, since) -> JsonText:
@@ -340,7 +346,9 @@ def candle_events(connection: Connection) -> dict[int, float]:
     newest_end = connection.execute(NEWEST_WINDOW_END).scalar()
     if newest_end is None:
         return {}
-    return {int(seconds): float(mean) for seconds, mean in connection.execute(CANDLE_EVENTS, {"newest_end": newest_end})}
+    return {
+        int(seconds): float(mean) for seconds, mean in connection.execute(CANDLE_EVENTS, {"newest_end": newest_end})
+    }
 
 
 def top_movers(connection: Connection, window_seconds: int) -> JsonText:

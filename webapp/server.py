@@ -17,8 +17,9 @@ THREADS_PER_WORKER = 4  # requests wait on Postgres part of the time; more threa
 STOP_SECONDS = 10  # on SIGTERM, requests in flight get this long
 BACKLOG = 2048
 # granian's own lines (warnings and errors only) go through the root logger, in the same format as ours
-GRANIAN_LOGGING = {"loggers": {"_granian": {"handlers": [], "propagate": True},
-                               "granian.access": {"handlers": [], "propagate": False}}}
+GRANIAN_LOGGING = {
+    "loggers": {"_granian": {"handlers": [], "propagate": True}, "granian.access": {"handlers": [], "propagate": False}}
+}
 
 
 def default_workers() -> int:

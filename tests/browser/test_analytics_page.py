@@ -3,14 +3,14 @@ series (SMA, EMA, Bollinger) and spike markers on the chart follow the table, ea
 on and off, the top-movers panel ranks the symbols, and a new spike raises a notice."""
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests import analytics_reference as reference
+from reference import analytics as reference
 from tests.candles import candle, insert_candles, random_series
 
-NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 MINUTE = timedelta(minutes=1)
 
 

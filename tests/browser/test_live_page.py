@@ -1,11 +1,11 @@
 """The live page in a real headless Chromium (Debian's), driven by Playwright, against the real app
 and Postgres: rows inserted into the table show up on the page without a reload."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def upsert(db, symbol, start, minutes, open_, close, volume=100.0):
@@ -16,8 +16,20 @@ def upsert(db, symbol, start, minutes, open_, close, volume=100.0):
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0.2, 4, %s, %s, %s, %s)"
             " ON CONFLICT (symbol, window_start, window_end) DO UPDATE SET close_price = EXCLUDED.close_price,"
             " high_price = EXCLUDED.high_price, updated_at = now()",
-            (symbol, start, start + timedelta(minutes=minutes), open_, max(open_, close) + 1, min(open_, close) - 1,
-             close, (open_ + close) / 2, volume, (open_ + close) / 2, start, start + timedelta(seconds=30)),
+            (
+                symbol,
+                start,
+                start + timedelta(minutes=minutes),
+                open_,
+                max(open_, close) + 1,
+                min(open_, close) - 1,
+                close,
+                (open_ + close) / 2,
+                volume,
+                (open_ + close) / 2,
+                start,
+                start + timedelta(seconds=30),
+            ),
         )
 
 
@@ -27,8 +39,10 @@ def test_the_page_follows_the_table_without_reloading(db, served_app, page, arti
     upsert(db, "MSFT", NOW - timedelta(minutes=1), 1, 420, 419)
     upsert(db, "AAPL", NOW - timedelta(minutes=5), 5, 229, 232)
     with db.cursor() as cursor:
-        cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
-                       " VALUES ('t', 0, 1, '<img src=x onerror=alert(1)>', 'not a valid JSON object')")
+        cursor.execute(
+            "INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+            " VALUES ('t', 0, 1, '<img src=x onerror=alert(1)>', 'not a valid JSON object')"
+        )
     console_errors = []
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
 
@@ -77,5 +91,7 @@ def test_the_chart_draws_at_phone_width(db, served_app, page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(served_app)
     expect(page.locator("#chart")).to_have_attribute("data-candles", "2")
-    widths = page.locator("#chart canvas").evaluate_all("canvases => canvases.map(c => c.getBoundingClientRect().width)")
+    widths = page.locator("#chart canvas").evaluate_all(
+        "canvases => canvases.map(c => c.getBoundingClientRect().width)"
+    )
     assert max(widths) > 200  # the candle pane, not only the price scale

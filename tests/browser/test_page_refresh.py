@@ -2,13 +2,13 @@
 refresh at a time, each of one window size; the API's error text shown; the table alive without the
 chart library; a first view whose candles hold more than one event, and the user's choice kept."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
 from devstack.process import wait_until
 
-NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 # Every fetch of the page is counted, and its answer held back `window.slowAnswersMs` (a slow
 # network): longer than the poll interval, so a page that started refreshes on a timer would overlap
@@ -47,8 +47,20 @@ def insert(db, symbol, start, minutes, close, events=4):
             "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
             " close_price, avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0.1, %s, 100, %s, %s, %s)",
-            (symbol, start, start + timedelta(minutes=minutes), close - 0.5, close + 1, close - 1, close, close,
-             events, close, start, start + timedelta(seconds=30)),
+            (
+                symbol,
+                start,
+                start + timedelta(minutes=minutes),
+                close - 0.5,
+                close + 1,
+                close - 1,
+                close,
+                close,
+                events,
+                close,
+                start,
+                start + timedelta(seconds=30),
+            ),
         )
 
 
@@ -85,11 +97,14 @@ def test_one_refresh_at_a_time_each_showing_one_window_size(db, served_app, page
 
 def test_the_api_error_text_is_shown_and_the_page_recovers(db, served_app, page):
     seed_two_sizes(db)
-    page.route("**/api/snapshot*", lambda route: route.fulfill(
-        status=503, json={"error": "the database is unavailable; retry shortly"}))
+    page.route(
+        "**/api/snapshot*",
+        lambda route: route.fulfill(status=503, json={"error": "the database is unavailable; retry shortly"}),
+    )
     page.goto(served_app)
     expect(page.locator("#freshness")).to_have_text(
-        "cannot load the data: the database is unavailable; retry shortly (HTTP 503)")
+        "cannot load the data: the database is unavailable; retry shortly (HTTP 503)"
+    )
     page.unroute("**/api/snapshot*")
     expect(page.locator("#freshness")).to_contain_text("updated", timeout=10_000)
     expect(page.locator("#latest tbody tr")).to_have_count(2)
@@ -111,8 +126,9 @@ def test_the_first_view_has_candles_of_more_than_one_event_and_a_choice_is_remem
     page.goto(served_app)
     expect(page.locator("#chart-title")).to_have_text("AAPL · 5m candles")
     expect(page.locator("#window")).to_have_value("5m")
-    expect(page.locator("#window-note")).to_contain_text("Showing 5m candles: the 1m candles of the newest hour "
-                                                         "hold 1.0 event on average")
+    expect(page.locator("#window-note")).to_contain_text(
+        "Showing 5m candles: the 1m candles of the newest hour hold 1.0 event on average"
+    )
     page.select_option("#window", "1m")
     expect(page.locator("#window-note")).to_be_hidden()
     expect(page.locator("#chart-title")).to_have_text("AAPL · 1m candles")

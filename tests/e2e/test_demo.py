@@ -24,7 +24,9 @@ class Output:
 
     def pids(self, name: str) -> list[int]:
         """The pids of every start of the child `name`, in order."""
-        return [int(m.group(1)) for line in list(self.lines) if (m := re.search(rf"\] {name} started \(pid (\d+)\)", line))]
+        return [
+            int(m.group(1)) for line in list(self.lines) if (m := re.search(rf"\] {name} started \(pid (\d+)\)", line))
+        ]
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -34,8 +36,13 @@ def start_demo(env) -> tuple[subprocess.Popen, Output]:
     """`python -m devstack demo` on the test servers (its page on a free port), and its output."""
     demo = subprocess.Popen(
         [sys.executable, "-m", "devstack", "demo", "--web-port", str(free_port())],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, start_new_session=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
     return demo, Output(demo.stdout)
 
@@ -68,7 +75,9 @@ def test_a_killed_streaming_job_is_restarted_and_rows_flow_again(stack, db, pipe
     text = output.text()
     assert code == 0, text
     assert output.pids("streaming")[1] != first_pid
-    assert len(re.findall(r"streaming exited with code -9 \(.*\); restarting in 1 s \(restart 1 of 5\)", text)) == 1, text
+    assert len(re.findall(r"streaming exited with code -9 \(.*\); restarting in 1 s \(restart 1 of 5\)", text)) == 1, (
+        text
+    )
     assert "producer exited" not in text and "webapp exited" not in text, text
     assert "Traceback" not in text, text
 
@@ -87,8 +96,12 @@ def test_a_second_ctrl_c_kills_the_demo_at_once(stack, pipeline_env, topic_facto
     demo, output = start_demo(env)
     try:
         # Once the job's queries run, its orderly stop takes a while (the batch in flight, Spark's shutdown).
-        wait_until(lambda: "query aggregates started" in output.text(), 120, "the streaming job running",
-                   alive=lambda: demo.poll() is None)
+        wait_until(
+            lambda: "query aggregates started" in output.text(),
+            120,
+            "the streaming job running",
+            alive=lambda: demo.poll() is None,
+        )
         children = [output.pids(name)[0] for name in ("producer", "streaming", "webapp")]
         demo.send_signal(signal.SIGINT)
         wait_until(lambda: "stopping the demo" in output.text(), 10, "the demo stopping")

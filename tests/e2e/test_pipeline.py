@@ -10,15 +10,16 @@ import pytest
 from kafka import KafkaProducer
 
 from devstack.process import free_port, port_accepts, wait_until
-from tests.helpers import read_messages, run_module, table_rows
-from tests.reference import assert_rows_match, reference_aggregates
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
+from tests.helpers import read_messages, run_module
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
 GARBAGE = {
     b"not json": "not a valid JSON object",
     b'{"id": "x", "symbol": "AAPL"}': "missing field price",
-    b'{"id":"y","symbol":"AAPL","price":-1,"event_time":1763000000000,"source":"replay","ingested_at":1}':
-        "price is not a finite positive number",
+    b'{"id":"y","symbol":"AAPL","price":-1,"event_time":1763000000000,"source":"replay","ingested_at":1}': (
+        "price is not a finite positive number"
+    ),
 }
 
 
@@ -37,7 +38,10 @@ def webapp(pipeline_env):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "webapp", "--port", str(port)],
-        env=pipeline_env("unused-by-the-webapp"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=pipeline_env("unused-by-the-webapp"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     wait_until(lambda: port_accepts("127.0.0.1", port), 30, "the webapp", alive=lambda: process.poll() is None)
     yield f"http://127.0.0.1:{port}"

@@ -10,9 +10,9 @@ import pytest
 
 from common.settings import REPO_ROOT
 from devstack.process import free_port, wait_until
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
 from tests.faults import kill_9, start_command
-from tests.helpers import publish, table_rows, trades
-from tests.reference import assert_rows_match, reference_aggregates
+from tests.helpers import publish, trades
 
 BIN = Path(sys.executable).parent  # pyspark puts spark-class and spark-submit beside the virtualenv's python
 
@@ -29,26 +29,54 @@ def spark_cluster(tmp_path):
     url = f"spark://127.0.0.1:{port}"
     master_log, worker_log = tmp_path / "master.log", tmp_path / "worker.log"
     master = start_command(
-        [BIN / "spark-class", "org.apache.spark.deploy.master.Master",
-         "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(free_port())],
-        activated(dict(os.environ)), master_log,
+        [
+            BIN / "spark-class",
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(free_port()),
+        ],
+        activated(dict(os.environ)),
+        master_log,
     )
     worker = start_command(
-        [BIN / "spark-class", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
-         "--cores", "2", "--memory", "2g", "--work-dir", str(tmp_path / "work"), "--webui-port", str(free_port())],
-        activated(dict(os.environ)), worker_log,
+        [
+            BIN / "spark-class",
+            "org.apache.spark.deploy.worker.Worker",
+            url,
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            "2",
+            "--memory",
+            "2g",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--webui-port",
+            str(free_port()),
+        ],
+        activated(dict(os.environ)),
+        worker_log,
     )
     try:
-        wait_until(lambda: "Successfully registered with master" in worker_log.read_text(), 120,
-                   "the worker registered with the master", alive=lambda: worker.poll() is None)
+        wait_until(
+            lambda: "Successfully registered with master" in worker_log.read_text(),
+            120,
+            "the worker registered with the master",
+            alive=lambda: worker.poll() is None,
+        )
         yield url, master_log
     finally:
         kill_9(worker)
         kill_9(master)
 
 
-def test_spark_submit_on_a_standalone_cluster_gives_the_reference_table(stack, db, topic_factory, pipeline_env,
-                                                                         tmp_path, spark_cluster):
+def test_spark_submit_on_a_standalone_cluster_gives_the_reference_table(
+    stack, db, topic_factory, pipeline_env, tmp_path, spark_cluster
+):
     url, master_log = spark_cluster
     topic = topic_factory("cluster")
     events = trades(3000, seed=11)
@@ -58,9 +86,26 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_reference_table(stack, d
     jars = ",".join(sorted(str(p) for p in (REPO_ROOT / "var" / "jars" / "spark").glob("*.jar")))
     env = activated(pipeline_env(topic))
     result = subprocess.run(
-        [BIN / "spark-submit", "--master", url, "--conf", "spark.driver.host=127.0.0.1",
-         "--jars", jars, "--py-files", str(deps), "streaming/__main__.py", "--available-now", "--watermark", "1 hour"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            BIN / "spark-submit",
+            "--master",
+            url,
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            "--jars",
+            jars,
+            "--py-files",
+            str(deps),
+            "streaming/__main__.py",
+            "--available-now",
+            "--watermark",
+            "1 hour",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = result.stdout + result.stderr  # under spark-submit the job's log goes to stdout
     assert result.returncode == 0, output[-4000:]

@@ -27,8 +27,16 @@ class Reply:
 def quote(price: float, t: int | None = None) -> dict:
     """A realistic /quote answer."""
     t = int(time.time()) - 30 if t is None else t
-    return {"c": price, "d": 0.5, "dp": 0.2, "h": price + 1, "l": price - 1, "o": price - 0.5,
-            "pc": price - 0.5, "t": t}
+    return {
+        "c": price,
+        "d": 0.5,
+        "dp": 0.2,
+        "h": price + 1,
+        "l": price - 1,
+        "o": price - 0.5,
+        "pc": price - 0.5,
+        "t": t,
+    }
 
 
 def json_reply(payload, status: int = 200, **headers) -> Reply:
@@ -64,8 +72,10 @@ class FakeFinnhub:
                 reply = script.popleft() if script else fake.default(symbol)
                 time.sleep(reply.transit)
                 at, wall = time.monotonic(), time.time()
-                headers = {name.replace("_", "-"): str(value() if callable(value) else value)
-                           for name, value in reply.headers.items()}
+                headers = {
+                    name.replace("_", "-"): str(value() if callable(value) else value)
+                    for name, value in reply.headers.items()
+                }
                 fake.requests.append(Request(symbol, params.get("token", ""), at, wall, headers))
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -43,10 +44,8 @@ class FakeTradeSocket:
                 return
             connection.send(frame if isinstance(frame, str) else json.dumps(frame))
             time.sleep(0.05)
-        try:
+        with contextlib.suppress(Exception):  # the client left, whichever way
             connection.recv()  # hold the connection open until the client leaves
-        except Exception:  # noqa: BLE001 - the client closing is the normal end
-            pass
 
     def __enter__(self):
         self._thread.start()

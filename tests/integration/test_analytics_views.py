@@ -1,18 +1,18 @@
 """The analytics views of sql/005-009 against a real Postgres, checked against the plain-Python
-computation of tests/analytics_reference.py on seeded candles with gaps and short series."""
+computation of reference/analytics.py on seeded candles with gaps and short series."""
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devstack.schema import apply_schema
-from tests import analytics_reference as reference
+from reference import analytics as reference
 from tests.candles import candle, insert_candles, random_series
 
 # Crosses midnight UTC, so "the day so far" and "the last hour" differ.
-START = datetime(2026, 11, 19, 23, 10, tzinfo=timezone.utc)
+START = datetime(2026, 11, 19, 23, 10, tzinfo=UTC)
 
 
 def seeded_candles() -> list[dict]:
@@ -37,7 +37,7 @@ def view_rows(db, view: str, columns: list[str]) -> dict[tuple, dict]:
     """{(symbol, window_start, window_end): {column: value}} of a view."""
     with db.cursor() as cursor:
         cursor.execute(f"SELECT symbol, window_start, window_end, {', '.join(columns)} FROM {view}")
-        return {tuple(row[:3]): dict(zip(columns, row[3:])) for row in cursor.fetchall()}
+        return {tuple(row[:3]): dict(zip(columns, row[3:], strict=True)) for row in cursor.fetchall()}
 
 
 def assert_same(actual: dict[tuple, dict], expected: dict[tuple, dict]) -> None:
@@ -65,8 +65,13 @@ def test_moving_averages_and_bands_match_the_reference(db, candles):
 def test_short_series_and_gaps_by_hand(db):
     closes = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
     # minute 3 is missing: the 5th candle is the one at minute 5
-    insert_candles(db, [candle("GAP", START + timedelta(minutes=m), 1, 10.0, c)
-                        for m, c in zip([0, 1, 2, 4, 5, 6], closes)])
+    insert_candles(
+        db,
+        [
+            candle("GAP", START + timedelta(minutes=m), 1, 10.0, c)
+            for m, c in zip([0, 1, 2, 4, 5, 6], closes, strict=True)
+        ],
+    )
     rows = sorted(view_rows(db, "candle_indicators", ["sma_5", "ema_5", "sma_20", "bollinger_upper"]).items())
     assert [r["sma_5"] for _, r in rows] == [None, None, None, None, 12.0, 13.0]
     assert rows[0][1]["ema_5"] == 10.0  # seeded with the first close
@@ -88,8 +93,9 @@ def test_returns_and_z_scores_match_the_reference(db, candles):
 def test_spikes_match_the_reference_at_the_default_and_a_set_threshold(db, candles):
     expected = reference.spikes(candles)
     assert 10 < len(expected) < len(candles) / 2
-    assert_same(view_rows(db, "price_spikes", ["change_pct"]),
-                {key: {"change_pct": change} for key, change in expected.items()})
+    assert_same(
+        view_rows(db, "price_spikes", ["change_pct"]), {key: {"change_pct": change} for key, change in expected.items()}
+    )
     with db.cursor() as cursor:
         cursor.execute("SET stocks.spike_threshold_pct = 0.5")
     try:
@@ -104,8 +110,10 @@ def test_spikes_match_the_reference_at_the_default_and_a_set_threshold(db, candl
 def test_top_movers_match_the_reference(db, candles):
     expected = reference.movers(candles)
     with db.cursor() as cursor:
-        cursor.execute("SELECT window_size, period, rank, symbol, change_pct, candles FROM top_movers"
-                       " ORDER BY window_size, period, rank")
+        cursor.execute(
+            "SELECT window_size, period, rank, symbol, change_pct, candles FROM top_movers"
+            " ORDER BY window_size, period, rank"
+        )
         rows = cursor.fetchall()
     actual = {}
     for size, period, rank, symbol, change, count in rows:
@@ -118,8 +126,9 @@ def test_top_movers_match_the_reference(db, candles):
         assert [c for _, c, _ in actual[key]] == pytest.approx([c for _, c, _ in moves], rel=1e-12), key
     hour, day = expected[(timedelta(minutes=1), "hour")], expected[(timedelta(minutes=1), "day")]
     # The newest candle starts at 00:26 UTC: its day began 26 minutes before, its hour at 23:26.
-    assert dict((s, n) for s, _, n in hour)["AAPL"] > dict((s, n) for s, _, n in day)["AAPL"]
+    assert {s: n for s, _, n in hour}["AAPL"] > {s: n for s, _, n in day}["AAPL"]
     assert "FLAT" in {s for s, _, _ in hour} and "FLAT" not in {s for s, _, _ in day}  # 23:10-23:34
+
 
 def plan_nodes(db, sql: str) -> list[dict]:
     """Every node of the query's plan."""

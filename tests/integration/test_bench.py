@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from bench.loadgen import SYMBOLS, partition_groups
 from bench.history import extract_three_query_job
+from bench.loadgen import SYMBOLS, partition_groups
 from bench.stack import BenchStack
 from bench.throughput import prepare_backlog, run_baseline, run_streaming
 from bench.webapi import measure_web_api
@@ -18,8 +18,9 @@ pytestmark = pytest.mark.timeout(300)
 
 def full_history() -> bool:
     """Is this a git checkout with its whole history (bench.history takes earlier versions from it)?"""
-    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True,
-                             text=True).stdout.strip()
+    shallow = subprocess.run(
+        ["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return shallow == "false"
 
 
@@ -66,7 +67,6 @@ def test_the_three_query_job_from_history_runs_exactly_on_the_same_backlog(bench
     assert before["batches"] == 2  # one batch of each aggregation query
 
 
-
 def test_the_web_harness_loads_both_endpoints_with_wrk(bench_stack, tmp_path):
     result = measure_web_api(bench_stack, tmp_path, rows=20_000, runs=1, seconds=1, clients=10)
     assert result["rows"] == 20_000
@@ -79,8 +79,9 @@ def test_the_web_harness_loads_both_endpoints_with_wrk(bench_stack, tmp_path):
 
 
 def test_the_page_harness_measures_poll_cost_and_viewers_without_errors(bench_stack, tmp_path):
-    result = measure_web_page(bench_stack, tmp_path, history_rows=(2_000,), polls=3, viewers=20, viewer_seconds=3,
-                              poll_seconds=1)
+    result = measure_web_page(
+        bench_stack, tmp_path, history_rows=(2_000,), polls=3, viewers=20, viewer_seconds=3, poll_seconds=1
+    )
     cost = result["poll_cost"]["2000"]
     assert cost["server"]["samples"] == cost["fresh"]["samples"] == cost["cached"]["samples"] == 3
     assert cost["server"]["p50"] > 0  # read from the answers' Server-Timing

@@ -36,12 +36,29 @@ def test_schema_applies_again_and_has_the_contract_tables(stack, db):
         )
         columns = cursor.fetchall()
     assert [c for t, c in columns if t == "stock_aggregates"] == [
-        "symbol", "window_start", "window_end", "open_price", "high_price", "low_price", "close_price",
-        "avg_price", "price_stddev", "event_count", "volume", "vwap", "first_event_at", "last_event_at",
+        "symbol",
+        "window_start",
+        "window_end",
+        "open_price",
+        "high_price",
+        "low_price",
+        "close_price",
+        "avg_price",
+        "price_stddev",
+        "event_count",
+        "volume",
+        "vwap",
+        "first_event_at",
+        "last_event_at",
         "updated_at",
     ]
     assert [c for t, c in columns if t == "rejected_events"] == [
-        "topic", "partition", "kafka_offset", "raw_value", "reason", "seen_at"
+        "topic",
+        "partition",
+        "kafka_offset",
+        "raw_value",
+        "reason",
+        "seen_at",
     ]
 
 
@@ -61,8 +78,9 @@ def copy_of_repository(destination: Path) -> Path:
 
 def make(target: str, repository: Path, env: dict) -> str:
     """Run a Makefile target in `repository`; its output, after checking it succeeded."""
-    done = subprocess.run(["make", target], cwd=repository, env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600)
+    done = subprocess.run(
+        ["make", target], cwd=repository, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     return output
@@ -89,8 +107,10 @@ def test_make_stack_works_from_a_private_folder_and_keeps_its_data(tmp_path):
             assert (cluster_dir / "data" / "PG_VERSION").exists()
         ensure_topics(bootstrap_servers, [topic])
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
-            cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, reason) "
-                           "VALUES ('kept', 0, 7, 'written before stack-down')")
+            cursor.execute(
+                "INSERT INTO rejected_events (topic, partition, kafka_offset, reason) "
+                "VALUES ('kept', 0, 7, 'written before stack-down')"
+            )
         make("stack-down", repository, env)
         assert "Postgres  started at" in make("stack", repository, env)
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:

@@ -13,12 +13,23 @@ import psycopg2
 import pytest
 
 from devstack.process import wait_until
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
 from tests.faults import (
-    STREAMING_ARGS, backlog_args, batches_written, checkpoint_batches, events_aggregated, kill_9, ledger,
-    ledger_batches, producer_totals, report, start, start_backlog_job, stop,
+    STREAMING_ARGS,
+    backlog_args,
+    batches_written,
+    checkpoint_batches,
+    events_aggregated,
+    kill_9,
+    ledger,
+    ledger_batches,
+    producer_totals,
+    report,
+    start,
+    start_backlog_job,
+    stop,
 )
-from tests.helpers import publish, read_messages, run_module, table_rows, trades
-from tests.reference import assert_rows_match, reference_aggregates
+from tests.helpers import publish, read_messages, run_module, trades
 
 log = logging.getLogger("faults")
 
@@ -33,16 +44,24 @@ KAFKA_60_S_RIDDEN_OUT = True
 def test_kafka_down_for_20_s_under_the_producer_and_the_job_loses_nothing(
     stack, db, pipeline_env, topic_factory, tmp_path
 ):
-    stop_kafka_while_running(stack, db, pipeline_env, topic_factory("kafka-down"), tmp_path, OUTAGE_SECONDS,
-                             job_rides_it_out=True)
+    stop_kafka_while_running(
+        stack, db, pipeline_env, topic_factory("kafka-down"), tmp_path, OUTAGE_SECONDS, job_rides_it_out=True
+    )
 
 
 @pytest.mark.chaos
 def test_kafka_down_for_60_s_under_the_producer_and_the_job_loses_nothing(
     stack, db, pipeline_env, topic_factory, tmp_path
 ):
-    stop_kafka_while_running(stack, db, pipeline_env, topic_factory("kafka-down"), tmp_path, CHAOS_OUTAGE_SECONDS,
-                             job_rides_it_out=KAFKA_60_S_RIDDEN_OUT)
+    stop_kafka_while_running(
+        stack,
+        db,
+        pipeline_env,
+        topic_factory("kafka-down"),
+        tmp_path,
+        CHAOS_OUTAGE_SECONDS,
+        job_rides_it_out=KAFKA_60_S_RIDDEN_OUT,
+    )
 
 
 def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: float, job_rides_it_out: bool) -> None:
@@ -57,22 +76,31 @@ def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: 
     job = start("streaming", STREAMING_ARGS, env, job_log)
     restarts = 0
     try:
-        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches",
-                   alive=lambda: job.poll() is None)
+        wait_until(
+            lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches", alive=lambda: job.poll() is None
+        )
         stack.kafka.stop()
         time.sleep(seconds)  # the outage itself
         stack.kafka.start()
         before = len(read_messages(stack.bootstrap_servers, topic))
-        wait_until(lambda: len(read_messages(stack.bootstrap_servers, topic)) > before + 200, 120,
-                   "200 more messages", alive=lambda: producer.poll() is None)
+        wait_until(
+            lambda: len(read_messages(stack.bootstrap_servers, topic)) > before + 200,
+            120,
+            "200 more messages",
+            alive=lambda: producer.poll() is None,
+        )
         assert stop(producer, timeout=60) == 0, producer_log.read_text()
         if job_rides_it_out:
             assert job.poll() is None, job_log.read_text()[-3000:]
         else:  # the job gave up during the outage: it says why, and a restart resumes it
             assert job.wait(timeout=300) == 1 and re.search(r"query [\w-]+ failed", job_log.read_text())
             job, restarts = start("streaming", STREAMING_ARGS, env, job_log), 1
-        wait_until(lambda: ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text()).balanced,
-                   180, "every event accounted for", alive=lambda: job.poll() is None)
+        wait_until(
+            lambda: ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text()).balanced,
+            180,
+            "every event accounted for",
+            alive=lambda job=job: job.poll() is None,
+        )
         assert stop(job) == 0, job_log.read_text()[-3000:]
     finally:
         for process in (producer, job):
@@ -91,18 +119,21 @@ def stop_kafka_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: 
 
 
 def test_postgres_down_for_20_s_leaves_the_table_exact(stack, db, topic_factory, pipeline_env, tmp_path):
-    stop_postgres_while_running(stack, db, pipeline_env, topic_factory("pg-down"), tmp_path, OUTAGE_SECONDS,
-                                job_rides_it_out=True)
+    stop_postgres_while_running(
+        stack, db, pipeline_env, topic_factory("pg-down"), tmp_path, OUTAGE_SECONDS, job_rides_it_out=True
+    )
 
 
 @pytest.mark.chaos
 def test_postgres_down_for_60_s_leaves_the_table_exact(stack, db, topic_factory, pipeline_env, tmp_path):
-    stop_postgres_while_running(stack, db, pipeline_env, topic_factory("pg-down"), tmp_path, CHAOS_OUTAGE_SECONDS,
-                                job_rides_it_out=False)
+    stop_postgres_while_running(
+        stack, db, pipeline_env, topic_factory("pg-down"), tmp_path, CHAOS_OUTAGE_SECONDS, job_rides_it_out=False
+    )
 
 
-def stop_postgres_while_running(stack, db, pipeline_env, topic, tmp_path, seconds: float,
-                                job_rides_it_out: bool) -> None:
+def stop_postgres_while_running(
+    stack, db, pipeline_env, topic, tmp_path, seconds: float, job_rides_it_out: bool
+) -> None:
     """Stop Postgres for `seconds` under the streaming job. The sink retries a write for 30 s: a shorter
     outage is ridden out, a longer one stops the job with exit 1 and the reason; check the table."""
     if stack.postgres is None:
@@ -119,8 +150,12 @@ def stop_postgres_while_running(stack, db, pipeline_env, topic, tmp_path, second
         stack.postgres.start()
         wait_until(lambda: "Postgres write failed" in job_log.read_text(), 120, "a retried write")
         if job_rides_it_out:
-            wait_until(lambda: ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text()).balanced,
-                       180, "every event accounted for", alive=lambda: job.poll() is None)
+            wait_until(
+                lambda: ledger(stack.bootstrap_servers, stack.database_url, topic, job_log.read_text()).balanced,
+                180,
+                "every event accounted for",
+                alive=lambda job=job: job.poll() is None,
+            )
             code = stop(job)
             assert code == 0, job_log.read_text()[-3000:]
         else:
@@ -177,11 +212,22 @@ def kill_job_repeatedly(stack, db, topic, pipeline_env, tmp_path, kills: int, se
         job = start("streaming", backlog_args(1000), env, job_log)
         try:
             if kill == 0:  # the narrow window (tens of ms) between the two commits
-                replays.append(wait_until(written_not_committed, 240, "a batch written but not committed",
-                                          interval=0.002, alive=lambda: job.poll() is None))
+                replays.append(
+                    wait_until(
+                        written_not_committed,
+                        240,
+                        "a batch written but not committed",
+                        interval=0.002,
+                        alive=lambda job=job: job.poll() is None,
+                    )
+                )
             else:
-                wait_until(lambda: batches_written(db) >= target, 240, f"{target} batches written",
-                           alive=lambda: job.poll() is None)
+                wait_until(
+                    lambda target=target: batches_written(db) >= target,
+                    240,
+                    f"{target} batches written",
+                    alive=lambda job=job: job.poll() is None,
+                )
                 time.sleep(jitter)  # the random point itself: somewhere inside a batch or between two
         finally:
             kill_9(job)

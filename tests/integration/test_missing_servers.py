@@ -30,7 +30,12 @@ def run(module: str, env: dict, *args: str) -> subprocess.CompletedProcess:
     """`python -m module` to its end; a missing server must end it within seconds."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from common.contract import SOURCES, SYMBOL_PATTERN, message_problem
-
 from streaming.aggregation import REJECT_COLUMNS, keyed_records
 from streaming.parsing import EARLIEST_EVENT_MS, LATEST_EVENT_MS, parse_records
 
@@ -34,11 +33,11 @@ valid_messages = st.fixed_dictionaries(
     optional={"volume": st.none() | st.floats(0, 1e9) | st.integers(0, 10**9), "open": st.floats(1, 1e4)},
 )
 # A valid message with one field replaced by any JSON value (or dropped): the near misses.
-near_misses = st.tuples(valid_messages, st.sampled_from(sorted(["id", "symbol", "price", "volume", "event_time",
-                                                                "source", "ingested_at", "open"])),
-                        json_values | st.just(...)).map(
-    lambda t: {k: v for k, v in {**t[0], t[1]: t[2]}.items() if v is not ...}
-)
+near_misses = st.tuples(
+    valid_messages,
+    st.sampled_from(sorted(["id", "symbol", "price", "volume", "event_time", "source", "ingested_at", "open"])),
+    json_values | st.just(...),
+).map(lambda t: {k: v for k, v in {**t[0], t[1]: t[2]}.items() if v is not ...})
 
 
 def encoded(value) -> bytes:
@@ -77,7 +76,7 @@ def is_strictly_valid(key: bytes | None, value: bytes | None) -> bool:
 
 batches = st.tuples(st.lists(records, min_size=50, max_size=150), st.lists(valid_messages.map(keyed), max_size=20))
 # Batches of a hundred-odd records are large for Hypothesis by design.
-LARGE_OK = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LARGE_OK = {"suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 
 @settings(max_examples=6, **LARGE_OK)

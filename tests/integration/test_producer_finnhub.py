@@ -24,7 +24,12 @@ TOKEN = "tok-SECRET-4f2a9c"
 def run_producer(env, *args, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "producer", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -40,8 +45,11 @@ def finnhub_env(pipeline_env, topic_factory):
 
 def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
     with FakeFinnhub() as fake:
-        fake.script("AAPL", Reply(status=429, body='{"error":"API limit reached"}', headers={"Retry-After": "3"}),
-                    json_reply(quote(231.5)))
+        fake.script(
+            "AAPL",
+            Reply(status=429, body='{"error":"API limit reached"}', headers={"Retry-After": "3"}),
+            json_reply(quote(231.5)),
+        )
         fake.script("MSFT", Reply(status=429, body='{"error":"API limit reached"}'), json_reply(quote(420.25)))
         fake.script("NVDA", Reply(status=500, body="oops", content_type="text/plain"), json_reply(quote(130.5)))
         fake.script("TSLA", Reply(body=json.dumps(quote(250.0)), delay=2.0), json_reply(quote(250.75)))
@@ -51,8 +59,15 @@ def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
         fake.script("BADJS", Reply(body='{"c": 12.5, "t": '))
         topic, env = finnhub_env(fake, FINNHUB_TIMEOUT_SECONDS="0.5")
         result = run_producer(
-            env, "--source", "finnhub", "--cycles", "1", "--interval", "60",
-            "--symbols", "AAPL,MSFT,NVDA,TSLA,ZERO,NULLQ,HTML,BADJS",
+            env,
+            "--source",
+            "finnhub",
+            "--cycles",
+            "1",
+            "--interval",
+            "60",
+            "--symbols",
+            "AAPL,MSFT,NVDA,TSLA,ZERO,NULLQ,HTML,BADJS",
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -61,7 +76,10 @@ def test_errors_are_retried_and_bad_answers_dead_lettered(stack, finnhub_env):
 
     published = {m["symbol"]: m for m in read_messages(stack.bootstrap_servers, topic)}
     assert {s: m["price"] for s, m in published.items()} == {
-        "AAPL": 231.5, "MSFT": 420.25, "NVDA": 130.5, "TSLA": 250.75
+        "AAPL": 231.5,
+        "MSFT": 420.25,
+        "NVDA": 130.5,
+        "TSLA": 250.75,
     }
     assert all(message_problem(m) is None and m["source"] == "finnhub" for m in published.values())
 
@@ -84,8 +102,7 @@ def test_a_symbol_that_keeps_failing_is_given_up_until_the_next_cycle(stack, fin
     with FakeFinnhub(default=lambda s: json_reply(quote(100.0, t=unchanged))) as fake:
         fake.script("DOWN", *[Reply(status=503, body="unavailable", content_type="text/plain")] * 20)
         topic, env = finnhub_env(fake)
-        result = run_producer(env, "--source", "finnhub", "--cycles", "2", "--interval", "2",
-                              "--symbols", "DOWN,AAPL")
+        result = run_producer(env, "--source", "finnhub", "--cycles", "2", "--interval", "2", "--symbols", "DOWN,AAPL")
     output = result.stderr
     assert result.returncode == 0, output
     assert output.count("DOWN: HTTP 503 from Finnhub; giving up until the next cycle") == 2
@@ -121,11 +138,19 @@ def stop_after(env, args, bootstrap_servers, topic, count):
     """Run the producer until `count` messages are in the topic, SIGTERM it; (exit code, output)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "producer", *args],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        wait_until(lambda: len(read_messages(bootstrap_servers, topic)) >= count, 60, f"{count} messages",
-                   alive=lambda: process.poll() is None)
+        wait_until(
+            lambda: len(read_messages(bootstrap_servers, topic)) >= count,
+            60,
+            f"{count} messages",
+            alive=lambda: process.poll() is None,
+        )
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     finally:
@@ -137,11 +162,14 @@ def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topi
     now = int(time.time() * 1000)
     first = [
         {"type": "ping"},
-        {"type": "trade", "data": [
-            {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},
-            {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},  # a second, equal trade
-            {"s": "MSFT", "p": 0, "t": now, "v": 5},
-        ]},
+        {
+            "type": "trade",
+            "data": [
+                {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},
+                {"s": "AAPL", "p": 231.5, "t": now, "v": 100, "c": ["1"]},  # a second, equal trade
+                {"s": "MSFT", "p": 0, "t": now, "v": 5},
+            ],
+        },
         "this is not json",
         DROP,
     ]
@@ -149,12 +177,15 @@ def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topi
     topic = topic_factory("ws")
     with FakeTradeSocket([first, second], symbols_expected=2) as fake:
         env = pipeline_env(topic, FINNHUB_API_KEY=TOKEN, FINNHUB_WS_URL=fake.url)
-        code, output = stop_after(env, ["--source", "finnhub-ws", "--symbols", "AAPL,MSFT"],
-                                  stack.bootstrap_servers, topic, 3)
+        code, output = stop_after(
+            env, ["--source", "finnhub-ws", "--symbols", "AAPL,MSFT"], stack.bootstrap_servers, topic, 3
+        )
     assert code == 0, output
     trades = read_messages(stack.bootstrap_servers, topic)
     assert sorted((t["symbol"], t["price"], t["volume"]) for t in trades) == [
-        ("AAPL", 231.5, 100.0), ("AAPL", 231.5, 100.0), ("MSFT", 420.0, 7.0)
+        ("AAPL", 231.5, 100.0),
+        ("AAPL", 231.5, 100.0),
+        ("MSFT", 420.0, 7.0),
     ]
     assert len({t["id"] for t in trades}) == 3 and all(t["source"] == "finnhub-ws" for t in trades)
     reasons = sorted(d["reason"] for d in read_messages(stack.bootstrap_servers, f"{topic}-dlq"))
@@ -168,8 +199,19 @@ def test_websocket_trades_survive_drops_and_bad_frames(stack, pipeline_env, topi
 def test_replay_of_a_recording_gives_the_same_events(stack, pipeline_env, topic_factory, tmp_path):
     recording = tmp_path / "session.jsonl"
     live, replayed = topic_factory("live"), topic_factory("replayed")
-    result = run_producer(pipeline_env(live), "--source", "synthetic", "--cycles", "3", "--interval", "0.1",
-                          "--symbols", "AAPL,MSFT", "--record", str(recording))
+    result = run_producer(
+        pipeline_env(live),
+        "--source",
+        "synthetic",
+        "--cycles",
+        "3",
+        "--interval",
+        "0.1",
+        "--symbols",
+        "AAPL,MSFT",
+        "--record",
+        str(recording),
+    )
     assert result.returncode == 0, result.stderr
     with recording.open("a") as handle:
         handle.write('{"id": "broken"\n')
@@ -207,8 +249,8 @@ def test_csv_backfill_is_replayed_in_event_time(stack, pipeline_env, topic_facto
     assert all(times == sorted(times) for times in by_partition.values())  # published in event-time order
     assert {r.timestamp_type for r in records} == {0}  # CreateTime: when the producer sent each
     sent = sorted((json.loads(r.value)["event_time"], r.timestamp) for r in records)
-    assert [b[0] - a[0] for a, b in zip(sent, sent[1:])] == [60_000] * 3
-    send_gaps_ms = [b[1] - a[1] for a, b in zip(sent, sent[1:])]
+    assert [b[0] - a[0] for a, b in itertools.pairwise(sent)] == [60_000] * 3
+    send_gaps_ms = [b[1] - a[1] for a, b in itertools.pairwise(sent)]
     # A minute of event time is 0.5 s at 120x; a send may wake a few ms late, and the first also
     # waits for the topic's metadata, so its gap to the next may be short.
     assert 0 <= send_gaps_ms[0] <= 600 and all(450 <= gap <= 600 for gap in send_gaps_ms[1:]), send_gaps_ms
@@ -225,14 +267,25 @@ def test_csv_backfill_is_replayed_in_event_time(stack, pipeline_env, topic_facto
 
 def test_synthetic_rate_publishes_about_that_many_events(stack, pipeline_env, topic_factory):
     topic = topic_factory("rate")
-    result = run_producer(pipeline_env(topic), "--source", "synthetic", "--rate", "500", "--interval", "0.1",
-                          "--cycles", "20", "--seed", "3")
+    result = run_producer(
+        pipeline_env(topic),
+        "--source",
+        "synthetic",
+        "--rate",
+        "500",
+        "--interval",
+        "0.1",
+        "--cycles",
+        "20",
+        "--seed",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     events = read_messages(stack.bootstrap_servers, topic)
     # The first cycle covers the interval before it, each later one the time since the one before
     # (at most an interval): 500 trades a second over that time, to the trade.
     cycle_times = sorted({m["ingested_at"] for m in events})
-    covered_ms = 100 + sum(min(100, b - a) for a, b in zip(cycle_times, cycle_times[1:]))
+    covered_ms = 100 + sum(min(100, b - a) for a, b in itertools.pairwise(cycle_times))
     assert len(cycle_times) == 20
     assert len(events) == covered_ms * 500 // 1000
 
@@ -242,11 +295,21 @@ def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp
     replay_file.write_text("AAPL,1763649000,1.5,1\n")
     runs = [["--source", "synthetic", "--cycles", "1"], ["--source", "replay", "--file", str(replay_file)]]
     with FakeFinnhub() as fake:
-        env = pipeline_env(topic_factory("token"), FINNHUB_API_KEY=TOKEN, FINNHUB_BASE_URL=fake.base_url,
-                           FINNHUB_WS_URL="ws://127.0.0.1:9")  # nothing listens there: errors get logged
-        outputs = [run_producer(env, *args) for args in runs + [["--source", "finnhub", "--cycles", "1"]]]
-        ws = subprocess.Popen([sys.executable, "-m", "producer", "--source", "finnhub-ws"], cwd=REPO_ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = pipeline_env(
+            topic_factory("token"),
+            FINNHUB_API_KEY=TOKEN,
+            FINNHUB_BASE_URL=fake.base_url,
+            FINNHUB_WS_URL="ws://127.0.0.1:9",
+        )  # nothing listens there: errors get logged
+        outputs = [run_producer(env, *args) for args in [*runs, ["--source", "finnhub", "--cycles", "1"]]]
+        ws = subprocess.Popen(
+            [sys.executable, "-m", "producer", "--source", "finnhub-ws"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         seen = []
         for line in ws.stdout:  # until a failed connection has been reported
             seen.append(line)
@@ -264,8 +327,10 @@ def test_no_source_ever_prints_the_token(stack, pipeline_env, topic_factory, tmp
 def test_an_exhausted_budget_header_pauses_the_next_call(stack, finnhub_env):
     with FakeFinnhub() as fake:
         in_3_s = lambda: int(time.time()) + 3  # noqa: E731 - Finnhub's reset: epoch seconds, set on arrival
-        fake.script("AAPL", Reply(body=json.dumps(quote(1.0)),
-                                  headers={"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": in_3_s}))
+        fake.script(
+            "AAPL",
+            Reply(body=json.dumps(quote(1.0)), headers={"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": in_3_s}),
+        )
         _, env = finnhub_env(fake)
         result = run_producer(env, "--source", "finnhub", "--cycles", "1", "--symbols", "AAPL,MSFT")
     assert result.returncode == 0, result.stderr
@@ -279,11 +344,13 @@ def test_no_window_holds_more_calls_than_the_limits_when_requests_take_varying_t
     time. 8 calls at 6 a minute and 2 a second: the 7th waits about a minute, and from the
     server's arrival times no window of either length may hold more than its limit."""
     transits = itertools.cycle([0.3, 0.0, 0.15, 0.0, 0.05])
-    with FakeFinnhub(default=lambda s: Reply(body=json.dumps(quote(100.0)), transit=next(transits), delay=0.05)) \
-            as fake:
+    with FakeFinnhub(
+        default=lambda s: Reply(body=json.dumps(quote(100.0)), transit=next(transits), delay=0.05)
+    ) as fake:
         topic, env = finnhub_env(fake, FINNHUB_MAX_CALLS_PER_MINUTE="6", FINNHUB_MAX_CALLS_PER_SECOND="2")
-        result = run_producer(env, "--source", "finnhub", "--symbols", "AAPL,NVDA", "--cycles", "4",
-                              "--interval", "0.25")
+        result = run_producer(
+            env, "--source", "finnhub", "--symbols", "AAPL,NVDA", "--cycles", "4", "--interval", "0.25"
+        )
     assert result.returncode == 0, result.stderr
     arrivals = [r.at for r in fake.requests]
     assert len(arrivals) == 8
@@ -299,8 +366,9 @@ def test_the_default_limits_hold_as_finnhub_counts_when_the_minute_binds(stack, 
     with FakeFinnhub() as fake:
         topic, env = finnhub_env(fake)
         assert not any(name.startswith("FINNHUB_MAX_CALLS") for name in env)
-        result = run_producer(env, "--source", "finnhub", "--symbols", ",".join(symbols), "--cycles", "3",
-                              "--interval", "0.5")
+        result = run_producer(
+            env, "--source", "finnhub", "--symbols", ",".join(symbols), "--cycles", "3", "--interval", "0.5"
+        )
     assert result.returncode == 0, result.stderr
     assert re.search(r"cycles? [\d-]+: \d+ ok, 0 retried, 0 rejected, 0 failed.*, \d+/60 calls", result.stderr)
     assert "stopped after 3 cycles: 90 delivered, 0 dead-lettered, 0 failed deliveries" in result.stderr

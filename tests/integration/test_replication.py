@@ -16,9 +16,9 @@ from common.settings import REPO_ROOT
 from common.topics import ensure_topics
 from devstack.kafka import KAFKA_JARS_DIR, KafkaCluster
 from devstack.process import StackError, is_port_free, wait_until
-from tests.faults import STREAMING_ARGS, ledger, kill_9, producer_totals, published_messages, report, start, stop
-from tests.helpers import publish, table_rows
-from tests.reference import assert_rows_match, reference_aggregates
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
+from tests.faults import STREAMING_ARGS, kill_9, ledger, producer_totals, published_messages, report, start, stop
+from tests.helpers import publish
 
 log = logging.getLogger("faults")
 
@@ -79,9 +79,7 @@ def described_topic(bootstrap_servers: str, topic: str) -> tuple[list[dict], dic
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
         [described] = admin.describe_topics([topic])
-        configs = admin.describe_configs(
-            [ConfigResource("TOPIC", topic, ["min.insync.replicas"])], config_filter="all"
-        )
+        configs = admin.describe_configs([ConfigResource("TOPIC", topic, ["min.insync.replicas"])], config_filter="all")
     finally:
         admin.close()
     min_insync = configs["topic"][topic].get("min.insync.replicas")
@@ -121,12 +119,17 @@ def kill_nodes_while_running(cluster, stack, db, pipeline_env, tmp_path, kills: 
     job_log, producer_log = tmp_path / "streaming.log", tmp_path / "producer.log"
     job = start("streaming", STREAMING_ARGS, env, job_log)
     recording = tmp_path / "queued.jsonl"
-    producer = start("producer", ["--source", "synthetic", "--rate", "100", "--interval", "0.5",
-                                  "--record", str(recording)], env, producer_log)
+    producer = start(
+        "producer",
+        ["--source", "synthetic", "--rate", "100", "--interval", "0.5", "--record", str(recording)],
+        env,
+        producer_log,
+    )
     victims = []
     try:
-        wait_until(lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches",
-                   alive=lambda: job.poll() is None)
+        wait_until(
+            lambda: "aggregates batch 1:" in job_log.read_text(), 240, "two batches", alive=lambda: job.poll() is None
+        )
         for _ in range(kills):
             cluster.start()  # every node up and in sync before the next kill
             wait_until(lambda: in_sync_everywhere(servers, topic), 120, "all replicas in sync")
@@ -135,12 +138,24 @@ def kill_nodes_while_running(cluster, stack, db, pipeline_env, tmp_path, kills: 
             log.info("killing node %d (leader of partition 0) with %d events published", victim, before)
             cluster.nodes[victim - 1].kill()
             victims.append(victim)
-            wait_until(lambda: events_readable(servers, topic) > before + 300, 120, "300 more events",
-                       alive=lambda: producer.poll() is None)
-            wait_until(lambda: leaders_exclude(servers, topic, victim), 60, f"new leaders instead of node {victim}")
+            wait_until(
+                lambda before=before: events_readable(servers, topic) > before + 300,
+                120,
+                "300 more events",
+                alive=lambda: producer.poll() is None,
+            )
+            wait_until(
+                lambda victim=victim: leaders_exclude(servers, topic, victim),
+                60,
+                f"new leaders instead of node {victim}",
+            )
         assert stop(producer, timeout=60) == 0, producer_log.read_text()
-        wait_until(lambda: accounted_for(servers, stack.database_url, topic, job_log.read_text()), 180,
-                   "every event accounted for", alive=lambda: job.poll() is None)
+        wait_until(
+            lambda: accounted_for(servers, stack.database_url, topic, job_log.read_text()),
+            180,
+            "every event accounted for",
+            alive=lambda: job.poll() is None,
+        )
         assert stop(job) == 0, job_log.read_text()[-3000:]
     finally:
         for process in (producer, job):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -22,8 +22,18 @@ from webapp import SECURITY_HEADERS, create_app, queries
 from webapp.db import build_engine
 
 TOKEN = "sec-AUDIT-7d1e0b"
-PAGES = ["/", "/static/app.js", "/api/latest", "/api/aggregates?symbol=AAPL", "/api/aggregates",
-         "/api/symbols", "/api/quality", "/healthz", "/no-such-page", "/api/latest?window=<b>"]
+PAGES = [
+    "/",
+    "/static/app.js",
+    "/api/latest",
+    "/api/aggregates?symbol=AAPL",
+    "/api/aggregates",
+    "/api/symbols",
+    "/api/quality",
+    "/healthz",
+    "/no-such-page",
+    "/api/latest?window=<b>",
+]
 PAYLOADS = [
     "AAPL'; DROP TABLE stock_aggregates; --",
     "1 OR 1=1",
@@ -45,8 +55,14 @@ def fetch(url: str) -> tuple[int, str, str]:
 def serve_webapp(env: dict, pages: list[str]) -> str:
     """Run `python -m webapp`, fetch `pages`, stop it; everything it printed and answered."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
         answers = [fetch(f"http://127.0.0.1:{port}{page}") for page in pages]
@@ -59,22 +75,28 @@ def serve_webapp(env: dict, pages: list[str]) -> str:
 
 def test_no_process_ever_shows_the_api_key(stack, db, topic_factory, pipeline_env):
     topic = topic_factory("audit")
-    publish(stack.bootstrap_servers, topic, trades(50, seed=9) + [b"not json"])
+    publish(stack.bootstrap_servers, topic, [*trades(50, seed=9), b"not json"])
     echo = Reply(status=404, body="<html>No route for {url}</html>", content_type="text/html")
     with FakeFinnhub() as fake:
         fake.script("MSFT", echo)
         env = pipeline_env(topic, FINNHUB_API_KEY=TOKEN, FINNHUB_BASE_URL=fake.base_url, SYMBOLS="AAPL,MSFT")
         producer = run_module("producer", "--source", "finnhub", "--cycles", "1", env=env)
-    assert [r.token for r in fake.requests][0] == TOKEN  # the producer did use the key
+    assert next(r.token for r in fake.requests) == TOKEN  # the producer did use the key
     streaming = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
     devstack = [run_module("devstack", command, env=env) for command in ("status", "schema")]
     outputs = [producer.stdout + producer.stderr, streaming.stdout + streaming.stderr]
     outputs += [r.stdout + r.stderr for r in devstack]
     outputs.append(serve_webapp(env, PAGES))
-    dead_database = dict(env, DATABASE_URL=f"postgresql://nobody:pw@127.0.0.1:{free_port()}/none",
-                         WEB_DATABASE_URL="")
-    refused = subprocess.run([sys.executable, "-m", "webapp", "--port", str(free_port())], cwd=REPO_ROOT,
-                             env=dead_database, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    dead_database = dict(env, DATABASE_URL=f"postgresql://nobody:pw@127.0.0.1:{free_port()}/none", WEB_DATABASE_URL="")
+    refused = subprocess.run(
+        [sys.executable, "-m", "webapp", "--port", str(free_port())],
+        cwd=REPO_ROOT,
+        env=dead_database,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     outputs.append(refused.stdout + refused.stderr)  # the one line saying Postgres is not there
     outputs.append(repr(build_settings({**DEFAULTS, "FINNHUB_API_KEY": TOKEN})))
     assert "aggregates batch" in outputs[1] and refused.returncode == 1  # they really ran
@@ -89,7 +111,7 @@ def test_no_process_ever_shows_the_api_key(stack, db, topic_factory, pipeline_en
 def seed_one_row(db):
     """One AAPL candle: the only row any test here expects to find."""
     with db.cursor() as cursor:
-        start = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+        start = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
         cursor.execute(
             "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
             " close_price, avg_price, event_count, first_event_at, last_event_at)"
@@ -99,26 +121,33 @@ def seed_one_row(db):
 
 
 @pytest.fixture
-def client(stack, db):
-    """The webapp, reading through its read-only role when the tests created one."""
+def reader_client(stack, db, make_app):
+    """The webapp over one row, reading through its read-only role when the tests created one."""
     seed_one_row(db)
-    app = create_app({"DATABASE_URL": stack.reader_url or stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
-    return app.test_client()
+    return make_app(DATABASE_URL=stack.reader_url or stack.database_url).test_client()
 
 
-def test_the_webapp_role_cannot_insert(stack, client):
+def test_the_webapp_role_cannot_insert(stack, reader_client):
     if stack.reader_url is None:
         pytest.skip("the tests did not create a read-only role on this Postgres")
-    app = client.application
-    with app.app_context(), pytest.raises(ProgrammingError, match="permission denied"):
-        with app.extensions["db_engine"].begin() as connection:
-            connection.execute(text(
+    app = reader_client.application
+    with (
+        app.app_context(),
+        pytest.raises(ProgrammingError, match="permission denied"),
+        app.extensions["db_engine"].begin() as connection,
+    ):
+        connection.execute(
+            text(
                 "INSERT INTO stock_aggregates (symbol, window_start, window_end, event_count)"
                 " VALUES ('EVIL', now(), now() + interval '1 minute', 1)"
-            ))
-    with app.app_context(), pytest.raises(ProgrammingError, match="permission denied"):
-        with app.extensions["db_engine"].begin() as connection:
-            connection.execute(text("CREATE TABLE evil (x int)"))
+            )
+        )
+    with (
+        app.app_context(),
+        pytest.raises(ProgrammingError, match="permission denied"),
+        app.extensions["db_engine"].begin() as connection,
+    ):
+        connection.execute(text("CREATE TABLE evil (x int)"))
 
 
 def query_parameters() -> list[str]:
@@ -147,21 +176,21 @@ def comparable(response) -> tuple:
     return response.status_code, body
 
 
-def test_injection_and_markup_in_every_parameter_are_refused_or_answered_as_a_harmless_value(client):
+def test_injection_and_markup_in_every_parameter_are_refused_or_answered_as_a_harmless_value(reader_client):
     parameters = query_parameters()
     assert set(parameters) == set(HARMLESS)  # a new parameter needs its harmless value here
     answered = 0
-    for route in get_routes(client.application):
+    for route in get_routes(reader_client.application):
         for name in parameters:
-            harmless = comparable(client.get(route, query_string={"symbol": "AAPL", name: HARMLESS[name]}))
+            harmless = comparable(reader_client.get(route, query_string={"symbol": "AAPL", name: HARMLESS[name]}))
             for payload in PAYLOADS:
-                response = client.get(route, query_string={"symbol": "AAPL", name: payload})
+                response = reader_client.get(route, query_string={"symbol": "AAPL", name: payload})
                 if response.status_code == 400:
                     assert response.get_json()["parameter"] == name, (route, name, payload)
                 else:
                     assert comparable(response) == harmless, (route, name, payload)
                 answered += 1
-    assert answered == len(get_routes(client.application)) * len(parameters) * len(PAYLOADS)
+    assert answered == len(get_routes(reader_client.application)) * len(parameters) * len(PAYLOADS)
 
 
 def test_payloads_reach_the_database_only_as_values(stack, db):
@@ -175,7 +204,7 @@ def test_payloads_reach_the_database_only_as_values(stack, db):
                 assert json.loads(queries.aggregates_for_symbol(connection, payload, 60, 200, None)) == []
                 assert json.loads(queries.indicators_for_symbol(connection, payload, 60, 200, None)) == []
                 assert json.loads(queries.spikes(connection, payload, 60, 200, None)) == []
-                with pytest.raises(DataError, match="invalid input syntax for type timestamp|date/time field"):
+                with pytest.raises(DataError, match=r"invalid input syntax for type timestamp|date/time field"):
                     queries.aggregates_for_symbol(connection, "AAPL", 60, 200, payload)
                 connection.rollback()
             rows = json.loads(queries.aggregates_for_symbol(connection, "AAPL", 60, 200, None))
@@ -187,11 +216,16 @@ def test_payloads_reach_the_database_only_as_values(stack, db):
         assert cursor.fetchall() == [("AAPL",)]
 
 
-def test_every_answer_carries_the_security_headers(client):
-    paths = get_routes(client.application) + ["/static/app.js", "/no-such-page", "/api/latest?window=bad",
-                                              "/api/aggregates"]
+def test_every_answer_carries_the_security_headers(reader_client):
+    paths = [
+        *get_routes(reader_client.application),
+        "/static/app.js",
+        "/no-such-page",
+        "/api/latest?window=bad",
+        "/api/aggregates",
+    ]
     for path in paths:
-        response = client.get(path, query_string={"symbol": "AAPL"} if "aggregates" in path else None)
+        response = reader_client.get(path, query_string={"symbol": "AAPL"} if "aggregates" in path else None)
         for header, value in SECURITY_HEADERS.items():
             assert response.headers.get(header) == value, (path, header)
 
@@ -209,8 +243,14 @@ def test_python_m_webapp_reads_as_the_role_of_web_database_url(stack, db, pipeli
 
     before = sessions()
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
         assert fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
@@ -223,6 +263,8 @@ def test_python_m_webapp_reads_as_the_role_of_web_database_url(stack, db, pipeli
     monkeypatch.setenv("DATABASE_URL", stack.database_url)
     monkeypatch.setenv("WEB_DATABASE_URL", stack.reader_url)
     app = create_app()  # what `python -m webapp` builds from the same environment
-    with pytest.raises(ProgrammingError, match="permission denied"):
-        with app.extensions["db_engine"].begin() as connection:
-            connection.execute(text("DELETE FROM stock_aggregates"))
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        app.extensions["db_engine"].begin() as connection,
+    ):
+        connection.execute(text("DELETE FROM stock_aggregates"))

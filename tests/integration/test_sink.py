@@ -13,8 +13,24 @@ START_MS = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC
 def partial(start_ms, price, event_id, count=1):
     """A window's partial aggregate of `count` events at one price (PARTIAL_COLUMNS)."""
     at = start_ms + 1_000
-    return ("AAPL", start_ms, start_ms + MINUTE_MS, at, event_id, price, at, event_id, price, price, price,
-            count, price * count, 0.0, 2.0 * count, 2.0 * price * count)
+    return (
+        "AAPL",
+        start_ms,
+        start_ms + MINUTE_MS,
+        at,
+        event_id,
+        price,
+        at,
+        event_id,
+        price,
+        price,
+        price,
+        count,
+        price * count,
+        0.0,
+        2.0 * count,
+        2.0 * price * count,
+    )
 
 
 def rejects(db):
@@ -34,8 +50,9 @@ def test_a_replayed_batch_changes_nothing(stack, db):
     batch = Batch("query-1", "aggregates", 7)
     assert sink.write(batch, BatchRows([partial(START_MS, 10.0, "a")], [REJECT])) == 2
     # What a replay after a crash may carry: the same batch, perhaps with other rows.
-    again = BatchRows([partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 12.0, "b")],
-                      [REJECT, ("t", 0, 42, "x", "y")])
+    again = BatchRows(
+        [partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 12.0, "b")], [REJECT, ("t", 0, 42, "x", "y")]
+    )
     assert sink.write(batch, again) == 0
     assert rejects(db) == [(41, "not a valid JSON object")]
     assert window(db) == [(1, 10.0, 2.0, 10.0)]
@@ -55,8 +72,10 @@ def test_the_state_of_windows_the_watermark_closed_is_deleted(stack, db):
     older, newer = partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 11.0, "b")
     sink.write(Batch("query-4", "aggregates", 0), BatchRows([older, newer], [], closed_before_ms=START_MS + MINUTE_MS))
     with db.cursor() as cursor:
-        cursor.execute("SELECT window_start, window_end - window_start FROM stock_window_state WHERE query_id = 'query-4'")
-        (start, size), = cursor.fetchall()
+        cursor.execute(
+            "SELECT window_start, window_end - window_start FROM stock_window_state WHERE query_id = 'query-4'"
+        )
+        ((start, size),) = cursor.fetchall()
         assert (start.timestamp() * 1000, size.total_seconds()) == (START_MS + MINUTE_MS, 60.0)
         cursor.execute("SELECT count(*) FROM stock_aggregates")
         assert cursor.fetchone()[0] == 2  # the closed window's row stays, final

@@ -34,11 +34,24 @@ def filled(db):
                     cursor.execute(
                         "INSERT INTO stock_aggregates VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0.1, 3, 300, %s,"
                         " %s, %s, now()) ON CONFLICT DO NOTHING",
-                        (symbol, start, start + timedelta(minutes=size), price, price + 1, price - 1,
-                         close, price, price + 0.2, start, start + timedelta(seconds=30)),
+                        (
+                            symbol,
+                            start,
+                            start + timedelta(minutes=size),
+                            price,
+                            price + 1,
+                            price - 1,
+                            close,
+                            price,
+                            price + 0.2,
+                            start,
+                            start + timedelta(seconds=30),
+                        ),
                     )
-        cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
-                       " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')")
+        cursor.execute(
+            "INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+            " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')"
+        )
         cursor.execute("INSERT INTO streaming_batches VALUES ('q', 'aggregates-1m', 0, 5, now())")
     return db, now
 

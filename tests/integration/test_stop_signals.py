@@ -25,7 +25,11 @@ class Running:
     def __init__(self, module: str, env: dict, *args: str):
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             stdin=subprocess.PIPE,  # like a terminal: pyspark's JVM watches the driver's stdin, not ours
         )
         self.lines: list[str] = []
@@ -33,8 +37,12 @@ class Running:
         self._reader.start()
 
     def wait_for_line(self, text: str, timeout: float) -> None:
-        wait_until(lambda: any(text in line for line in self.lines), timeout, repr(text),
-                   alive=lambda: self.process.poll() is None)
+        wait_until(
+            lambda: any(text in line for line in self.lines),
+            timeout,
+            repr(text),
+            alive=lambda: self.process.poll() is None,
+        )
 
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -71,12 +79,14 @@ def assert_second_signal_exits_at_once(running: Running, signum: int, first_line
 def test_a_second_sigterm_ends_the_producer_during_a_slow_call(stack, pipeline_env, topic_factory):
     slow_quote = dataclasses.replace(json_reply(quote(100.0)), delay=60.0)
     with FakeFinnhub(default=lambda symbol: slow_quote) as fake:
-        env = pipeline_env(topic_factory("stop"), FINNHUB_API_KEY="k", FINNHUB_BASE_URL=fake.base_url,
-                           FINNHUB_TIMEOUT_SECONDS="120")
+        env = pipeline_env(
+            topic_factory("stop"), FINNHUB_API_KEY="k", FINNHUB_BASE_URL=fake.base_url, FINNHUB_TIMEOUT_SECONDS="120"
+        )
         running = Running("producer", env, "--source", "finnhub", "--symbols", "AAPL", "--interval", "60")
         try:
-            wait_until(lambda: fake.requests_for("AAPL"), 60, "the first call",
-                       alive=lambda: running.process.poll() is None)
+            wait_until(
+                lambda: fake.requests_for("AAPL"), 60, "the first call", alive=lambda: running.process.poll() is None
+            )
             assert_second_signal_exits_at_once(running, signal.SIGTERM, "SIGTERM: finishing the call in flight")
         finally:
             running.kill()

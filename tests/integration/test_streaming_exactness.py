@@ -4,8 +4,8 @@ import json
 import re
 
 from common.contract import build_trade_message
-from tests.helpers import BASE, MINUTE, publish, run_module, table_rows, trades
-from tests.reference import assert_rows_match, reference_aggregates
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
+from tests.helpers import BASE, MINUTE, publish, run_module, trades
 
 
 def test_a_second_run_from_a_new_checkpoint_in_many_batches_gives_the_same_table(
@@ -21,8 +21,9 @@ def test_a_second_run_from_a_new_checkpoint_in_many_batches_gives_the_same_table
         cursor.execute("TRUNCATE stock_aggregates")  # so the second run must write every row again
     again = pipeline_env(topic, CHECKPOINT_DIR=str(tmp_path / "fresh-checkpoint"))
     # Small batches: every window is folded together from the partials of several batches.
-    result = run_module("streaming", "--available-now", "--watermark", "1 hour", "--max-offsets-per-trigger", "300",
-                        env=again)
+    result = run_module(
+        "streaming", "--available-now", "--watermark", "1 hour", "--max-offsets-per-trigger", "300", env=again
+    )
     assert len(re.findall(r"aggregates batch \d+: [1-9]\d* rows in", result.stderr)) == 11  # 3150 / 300
     assert_rows_match(table_rows(db), first)
 
@@ -40,8 +41,15 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
         json.dumps({**good, "id": "g5", "pad": "x" * 200_000}).encode(),
         json.dumps({**good, "id": "g6"}).encode(),  # a valid message but with a null key
     ]
-    garbage_keys = [None, b"AAPL", good["symbol"].encode(), good["symbol"].encode(), good["symbol"].encode(),
-                    good["symbol"].encode(), None]
+    garbage_keys = [
+        None,
+        b"AAPL",
+        good["symbol"].encode(),
+        good["symbol"].encode(),
+        good["symbol"].encode(),
+        good["symbol"].encode(),
+        None,
+    ]
     publish(stack.bootstrap_servers, topic, valid[:100])
     publish(stack.bootstrap_servers, topic, garbage, keys=garbage_keys)
     publish(stack.bootstrap_servers, topic, valid[100:])
@@ -61,7 +69,7 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
     ]
     assert all(length <= 4096 for _, length in rejected)
     # The 200 kB value is a valid message with an extra field: it counts, like the others.
-    assert_rows_match(table_rows(db), reference_aggregates(valid + [json.loads(garbage[5])], [60, 300]))
+    assert_rows_match(table_rows(db), reference_aggregates([*valid, json.loads(garbage[5])], [60, 300]))
 
 
 def test_events_later_than_the_watermark_are_dropped_and_counted(stack, db, topic_factory, pipeline_env):
@@ -69,22 +77,41 @@ def test_events_later_than_the_watermark_are_dropped_and_counted(stack, db, topi
 
     def trade(name, minute, second, price):
         at = BASE + minute * MINUTE + second * 1000
-        return build_trade_message(message_id=name, symbol="AAPL", price=price, volume=1.0, event_time_ms=at,
-                                   source="replay", ingested_at_ms=at)
+        return build_trade_message(
+            message_id=name,
+            symbol="AAPL",
+            price=price,
+            volume=1.0,
+            event_time_ms=at,
+            source="replay",
+            ingested_at_ms=at,
+        )
 
     # One event per micro-batch. With chained stateful operators (dedupe, then windows) Spark
     # judges lateness by the watermark of the batch before, hence the filler.
-    publish(stack.bootstrap_servers, topic, [
-        trade("early", 0, 10, 100.0),
-        trade("moves-the-watermark", 10, 0, 101.0),  # watermark: 10:10 - 2 min = 10:08
-        trade("filler", 10, 5, 101.5),
-        trade("too-late", 1, 30, 99.0),               # 10:01:30 < 10:08: dropped
-        trade("late-but-within", 9, 30, 102.0),       # 10:09:30 >= 10:08: counted
-    ])
-    result = run_module("streaming", "--available-now", "--watermark", "2 minutes",
-                        "--max-offsets-per-trigger", "1", env=pipeline_env(topic))
+    publish(
+        stack.bootstrap_servers,
+        topic,
+        [
+            trade("early", 0, 10, 100.0),
+            trade("moves-the-watermark", 10, 0, 101.0),  # watermark: 10:10 - 2 min = 10:08
+            trade("filler", 10, 5, 101.5),
+            trade("too-late", 1, 30, 99.0),  # 10:01:30 < 10:08: dropped
+            trade("late-but-within", 9, 30, 102.0),  # 10:09:30 >= 10:08: counted
+        ],
+    )
+    result = run_module(
+        "streaming",
+        "--available-now",
+        "--watermark",
+        "2 minutes",
+        "--max-offsets-per-trigger",
+        "1",
+        env=pipeline_env(topic),
+    )
     dropped = [int(n) for n in re.findall(r"aggregates batch \d+: .*, (\d+) dropped as late", result.stderr)]
     assert sum(dropped) == 1 and dropped.count(1) == 1, result.stderr
-    minutes = {(key[1].minute, (key[2] - key[1]).seconds // 60): row["event_count"]
-               for key, row in table_rows(db).items()}
+    minutes = {
+        (key[1].minute, (key[2] - key[1]).seconds // 60): row["event_count"] for key, row in table_rows(db).items()
+    }
     assert minutes == {(0, 1): 1, (0, 5): 1, (10, 1): 2, (10, 5): 2, (9, 1): 1, (5, 5): 1}

@@ -9,9 +9,9 @@ import pytest
 
 from common.settings import REPO_ROOT
 from devstack.process import wait_until
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
 from tests.faults import checkpoint_batches, kill_9, ledger_batches, start_backlog_job, stop
-from tests.helpers import publish, run_module, table_rows, trades
-from tests.reference import assert_rows_match, reference_aggregates
+from tests.helpers import publish, run_module, trades
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -23,11 +23,18 @@ def test_a_stop_signal_lets_the_batch_finish_and_exits_zero(stack, db, topic_fac
     with log_file.open("w") as log:
         job = subprocess.Popen(
             [sys.executable, "-m", "streaming", "--trigger", "1 second"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: "aggregates batch 0" in log_file.read_text(), 120, "the first batch",
-                       alive=lambda: job.poll() is None)
+            wait_until(
+                lambda: "aggregates batch 0" in log_file.read_text(),
+                120,
+                "the first batch",
+                alive=lambda: job.poll() is None,
+            )
             job.send_signal(signum)
             assert job.wait(timeout=120) == 0, log_file.read_text()
         finally:
@@ -56,16 +63,19 @@ def test_checkpoints_of_the_earlier_layout_are_named_and_never_read(stack, db, t
     old_root = tmp_path / "checkpoints" / topic
     for name in ("aggregates-1m", "aggregates-5m", "rejects"):
         (old_root / name / "offsets").mkdir(parents=True)
-        (old_root / name / "offsets" / "0").write_text("v1\n{}\n{\"" + topic + "\":{\"0\":999999}}")  # far ahead
+        (old_root / name / "offsets" / "0").write_text('v1\n{}\n{"' + topic + '":{"0":999999}}')  # far ahead
     result = run_module("streaming", "--available-now", "--watermark", "1 hour", env=pipeline_env(topic))
-    assert "holds checkpoints of the earlier one-query-per-window layout (aggregates-1m, aggregates-5m, rejects)" \
+    assert (
+        "holds checkpoints of the earlier one-query-per-window layout (aggregates-1m, aggregates-5m, rejects)"
         in result.stderr
+    )
     assert (old_root / "aggregates" / "commits" / "0").exists()
     assert_rows_match(table_rows(db), reference_aggregates(trades(300, seed=4), [60, 300]))  # from the start
 
 
-def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(stack, db, topic_factory, pipeline_env,
-                                                                         tmp_path):
+def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(
+    stack, db, topic_factory, pipeline_env, tmp_path
+):
     """A backlog read 1,000 records a batch, back to back: SIGTERM lands while a batch runs. That batch
     is written and committed, and no other starts: each logged offsets/N has its commits/N and its
     row in the batch ledger."""
@@ -79,8 +89,12 @@ def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(stack, 
     job = start_backlog_job(env, log_file, per_batch=1000, batches=3)
     try:
         # A batch in flight: its offsets are logged, its commit not yet.
-        wait_until(lambda: checkpoint_batches(offsets_log) - checkpoint_batches(commits_log), 60, "a batch in flight",
-                   interval=0.005)
+        wait_until(
+            lambda: checkpoint_batches(offsets_log) - checkpoint_batches(commits_log),
+            60,
+            "a batch in flight",
+            interval=0.005,
+        )
         in_flight = max(checkpoint_batches(offsets_log))
         assert stop(job) == 0, log_file.read_text()  # SIGTERM
     finally:

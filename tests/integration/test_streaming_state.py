@@ -15,16 +15,31 @@ def test_state_after_three_hours_of_event_time_holds_only_what_the_watermark_all
 ):
     topic = topic_factory("state")
     events = [
-        build_trade_message(message_id=f"{symbol}-{at}", symbol=symbol, price=100.0 + at % 7, volume=1.0,
-                            event_time_ms=BASE + at, source="replay", ingested_at_ms=BASE + at)
+        build_trade_message(
+            message_id=f"{symbol}-{at}",
+            symbol=symbol,
+            price=100.0 + at % 7,
+            volume=1.0,
+            event_time_ms=BASE + at,
+            source="replay",
+            ingested_at_ms=BASE + at,
+        )
         for at in range(0, HOURS * 3_600_000, EVERY_MS)
         for symbol in SYMBOLS
     ]
     publish(stack.bootstrap_servers, topic, events)
-    result = run_module("streaming", "--available-now", "--watermark", "2 minutes",
-                        "--max-offsets-per-trigger", "4000", env=pipeline_env(topic))
-    batches = re.findall(r"aggregates batch \d+: (\d+) rows in .*, (\d+) dropped as late, (\d+) ids in state",
-                         result.stderr)
+    result = run_module(
+        "streaming",
+        "--available-now",
+        "--watermark",
+        "2 minutes",
+        "--max-offsets-per-trigger",
+        "4000",
+        env=pipeline_env(topic),
+    )
+    batches = re.findall(
+        r"aggregates batch \d+: (\d+) rows in .*, (\d+) dropped as late, (\d+) ids in state", result.stderr
+    )
     assert sum(int(rows) for rows, _, _ in batches) == len(events) and len(batches) >= 11
     assert sum(int(dropped) for _, dropped, _ in batches) == 0
     # An id is kept until the watermark (2 minutes behind the newest event of the batches before) passes

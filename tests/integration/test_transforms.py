@@ -5,14 +5,12 @@ import json
 import random
 
 import pytest
-
 from pyspark.sql import functions as F
 
+from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
 from streaming.aggregation import REJECT_COLUMNS, WindowPartials, deduplicate, keyed_records
 from streaming.parsing import parse_records
 from streaming.sink import Batch, BatchRows, PostgresSink
-from tests.helpers import table_rows
-from tests.reference import assert_rows_match, reference_aggregates
 
 MINUTE = 60_000
 BASE = 1_763_000_040_000  # a whole minute
@@ -29,8 +27,10 @@ def symbol_key(value):
 def as_records(spark, values, keys=None):
     """Kafka-shaped rows (topic, partition, offset, key, value) for the given raw values."""
     keys = keys if keys is not None else [symbol_key(v) for v in values]
-    rows = [("t", 0, offset, key, None if v is None else v.encode("utf-8"))
-            for offset, (key, v) in enumerate(zip(keys, values))]
+    rows = [
+        ("t", 0, offset, key, None if v is None else v.encode("utf-8"))
+        for offset, (key, v) in enumerate(zip(keys, values, strict=True))
+    ]
     return spark.createDataFrame(rows, "topic string, partition int, offset long, key binary, value binary")
 
 
@@ -56,8 +56,17 @@ def sample_events():
         )
     # Resends: same id, same content; a symbol whose only window has quotes without volume.
     events += [dict(e) for e in rng.sample(events, 40)]
-    events.append({"id": "q1", "symbol": "TSLA", "price": 250.0, "volume": None, "event_time": BASE,
-                   "source": "finnhub", "ingested_at": BASE})
+    events.append(
+        {
+            "id": "q1",
+            "symbol": "TSLA",
+            "price": 250.0,
+            "volume": None,
+            "event_time": BASE,
+            "source": "finnhub",
+            "ingested_at": BASE,
+        }
+    )
     rng.shuffle(events)
     return events
 
@@ -96,7 +105,7 @@ def test_partials_of_several_batches_merge_to_the_reference(spark, stack, db):
     third = len(values) // 3
     # Batches as the job sees them: each de-duplicated against the ones before (here: ids not seen yet).
     seen, batches = set(), []
-    for part in (values[:third], values[third:2 * third], values[2 * third:]):
+    for part in (values[:third], values[third : 2 * third], values[2 * third :]):
         fresh = []
         for value in part:
             if json.loads(value)["id"] not in seen:
@@ -126,8 +135,15 @@ def test_open_and_close_break_time_ties_by_id_within_and_across_batches(spark, s
     assert (row["open_price"], row["close_price"], row["event_count"]) == (4.0, 5.0, 5)
 
 
-GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": BASE, "source": "synthetic",
-        "ingested_at": BASE}
+GOOD = {
+    "id": "x",
+    "symbol": "AAPL",
+    "price": 10.5,
+    "volume": 3,
+    "event_time": BASE,
+    "source": "synthetic",
+    "ingested_at": BASE,
+}
 
 
 @pytest.mark.parametrize(
@@ -144,8 +160,11 @@ GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": B
         (json.dumps({**GOOD, "event_time": "soon"}), "event_time has the wrong type"),
         (json.dumps({**GOOD, "event_time": 1.5}), "event_time has the wrong type"),
         (json.dumps({**GOOD, "volume": {"n": 1}}), "volume has the wrong type"),
-        ('{"id":"x","symbol":"AAPL","price":NaN,"volume":3,"event_time":%d,"source":"synthetic",'
-         '"ingested_at":%d}' % (BASE, BASE), "not a valid JSON object"),  # NaN is not JSON
+        (
+            f'{{"id":"x","symbol":"AAPL","price":NaN,"volume":3,"event_time":{BASE},"source":"synthetic",'
+            f'"ingested_at":{BASE}}}',
+            "not a valid JSON object",
+        ),  # NaN is not JSON
         (json.dumps({**GOOD, "price": "NaN"}), "price is not a finite positive number"),
         (json.dumps(GOOD).replace("10.5", "1e400"), "price is not a finite positive number"),
         (json.dumps({**GOOD, "price": 0}), "price is not a finite positive number"),
@@ -153,8 +172,10 @@ GOOD = {"id": "x", "symbol": "AAPL", "price": 10.5, "volume": 3, "event_time": B
         (json.dumps({**GOOD, "volume": -1}), "volume is not a finite number >= 0"),
         (json.dumps({**GOOD, "symbol": "<script>"}), "symbol is not a ticker"),
         (json.dumps({**GOOD, "event_time": 42}), "event_time is not epoch milliseconds between 2000 and 2100"),
-        (json.dumps({**GOOD, "event_time": 9_223_372_036_854_775_807}),
-         "event_time is not epoch milliseconds between 2000 and 2100"),
+        (
+            json.dumps({**GOOD, "event_time": 9_223_372_036_854_775_807}),
+            "event_time is not epoch milliseconds between 2000 and 2100",
+        ),
         (json.dumps({**GOOD, "source": "moon"}), "unknown source"),
         (json.dumps(GOOD), None),
         (json.dumps({**GOOD, "volume": None, "open": 1.0, "extra": "ignored"}), None),

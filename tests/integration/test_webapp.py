@@ -1,15 +1,14 @@
 """The webapp against a real Postgres seeded per test."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import InternalError, ProgrammingError
 
-from webapp import create_app
 from webapp.db import read_only
 
-START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 
 
 def seed(db, symbol, start, minutes, close):
@@ -20,12 +19,6 @@ def seed(db, symbol, start, minutes, close):
             " VALUES (%s, %s, %s, 1, %s, 1, %s, 1, NULL, 1, NULL, NULL, %s, %s)",
             (symbol, start, start + timedelta(minutes=minutes), close, close, start, start),
         )
-
-
-@pytest.fixture
-def client(stack, db):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
-    return app.test_client()
 
 
 def test_latest_gives_the_newest_row_of_the_window_size_per_symbol(client, db):
@@ -57,16 +50,17 @@ def test_health_reports_the_age_of_the_newest_row(client, db):
             "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
             " close_price, avg_price, event_count, first_event_at, last_event_at, updated_at)"
             " VALUES ('AAPL', %s, %s, 1, 10, 1, 10, 1, 1, %s, %s, now() - interval '90 seconds') RETURNING updated_at",
-            (START, START + timedelta(minutes=1), START, START))
+            (START, START + timedelta(minutes=1), START, START),
+        )
         (updated_at,) = cursor.fetchone()
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok"
-    assert health["newest_row_at"] == updated_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    assert health["newest_row_at"] == updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     assert 90.0 <= health["newest_row_age_seconds"] < 95.0  # written 90 s ago, read within a few seconds
 
 
-def test_health_is_503_when_the_database_is_unreachable(stack):
-    app = create_app({"DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none", "TESTING": True, "ANSWER_STALE_SECONDS": 0})
+def test_health_is_503_when_the_database_is_unreachable(make_app):
+    app = make_app(DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/none")
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "pw" not in response.get_data(as_text=True)
@@ -124,16 +118,21 @@ def test_symbols_and_quality(client, db):
     seed(db, "MSFT", START, 1, 1.0)
     seed(db, "AAPL", START + timedelta(minutes=3), 1, 1.0)
     assert [(s["symbol"], s["newest_window_end"]) for s in client.get("/api/symbols").get_json()] == [
-        ("AAPL", "2026-11-20T14:34:00Z"), ("MSFT", "2026-11-20T14:31:00Z")
+        ("AAPL", "2026-11-20T14:34:00Z"),
+        ("MSFT", "2026-11-20T14:31:00Z"),
     ]
     with db.cursor() as cursor:
         for offset, reason in enumerate(["not a valid JSON object", "not a valid JSON object", "unknown source"]):
-            cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
-                           " VALUES ('t', 0, %s, '<b>x</b>', %s)", (offset, reason))
+            cursor.execute(
+                "INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+                " VALUES ('t', 0, %s, '<b>x</b>', %s)",
+                (offset, reason),
+            )
     quality = client.get("/api/quality").get_json()
     assert quality["rejected"] == 3
     assert [(r["reason"], r["events"]) for r in quality["reasons"]] == [
-        ("not a valid JSON object", 2), ("unknown source", 1)
+        ("not a valid JSON object", 2),
+        ("unknown source", 1),
     ]
 
 
@@ -145,8 +144,16 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
     db.close()
     stack.postgres.stop()
     try:
-        for path in ("/api/latest", "/api/aggregates?symbol=AAPL", "/api/symbols", "/api/quality", "/healthz",
-                     "/api/indicators?symbol=AAPL", "/api/spikes", "/api/movers"):
+        for path in (
+            "/api/latest",
+            "/api/aggregates?symbol=AAPL",
+            "/api/symbols",
+            "/api/quality",
+            "/healthz",
+            "/api/indicators?symbol=AAPL",
+            "/api/spikes",
+            "/api/movers",
+        ):
             response = client.get(path)
             assert response.status_code == 503, path
             assert "unavailable" in response.get_json()["error"]
@@ -156,15 +163,17 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
     assert client.get("/healthz").status_code == 200
 
 
-def test_the_webapp_role_can_read_but_not_write(stack, db):
+def test_the_webapp_role_can_read_but_not_write(stack, db, make_app):
     if stack.reader_url is None:
         pytest.skip("the tests did not create a read-only role on this Postgres")
     seed(db, "AAPL", START, 1, 10.0)
-    app = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
+    app = make_app(DATABASE_URL=stack.reader_url)
     assert app.test_client().get("/api/latest").get_json()[0]["symbol"] == "AAPL"
-    with app.app_context(), pytest.raises(ProgrammingError, match="permission denied"):
-        with app.extensions["db_engine"].begin() as connection:
-            connection.execute(text("DELETE FROM stock_aggregates"))
-    with app.app_context(), pytest.raises(InternalError, match="read-only transaction"):
-        with read_only() as connection:
-            connection.execute(text("DELETE FROM stock_aggregates"))
+    with (
+        app.app_context(),
+        pytest.raises(ProgrammingError, match="permission denied"),
+        app.extensions["db_engine"].begin() as connection,
+    ):
+        connection.execute(text("DELETE FROM stock_aggregates"))
+    with app.app_context(), pytest.raises(InternalError, match="read-only transaction"), read_only() as connection:
+        connection.execute(text("DELETE FROM stock_aggregates"))

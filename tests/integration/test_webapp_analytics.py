@@ -2,23 +2,16 @@
 per test, checked against the plain-Python reference of the views."""
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests import analytics_reference as reference
+from reference import analytics as reference
 from tests.candles import insert_candles, random_series
-from webapp import create_app
 from webapp.queries import as_json_value
 
-START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def client(stack, db):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0})
-    return app.test_client()
 
 
 @pytest.fixture
@@ -45,7 +38,7 @@ def test_indicators_are_the_newest_candles_with_averages_over_the_whole_series(c
     aapl_1m = sorted(k for k in expected if k[0] == "AAPL" and k[2] - k[1] == MINUTE)
     rows = client.get("/api/indicators?symbol=aapl&window=1m&limit=10").get_json()
     assert [r["window_start"] for r in rows] == [as_json_value(k[1]) for k in aapl_1m[-10:]]
-    for row, key in zip(rows, aapl_1m[-10:]):
+    for row, key in zip(rows, aapl_1m[-10:], strict=True):
         assert close_enough(row, expected[key]), key
     assert rows[-1]["candle_number"] == 40 and rows[-1]["sma_20"] is not None
     since = as_json_value(aapl_1m[-3][1])
@@ -61,7 +54,7 @@ def test_spikes_of_a_window_size_oldest_first_by_symbol_and_since(client, candle
     assert len(one_minute) > 3
     rows = client.get("/api/spikes?window=1m&limit=2000").get_json()
     assert [(r["symbol"], r["window_start"]) for r in rows] == [(k[0], as_json_value(k[1])) for k in one_minute]
-    assert all(math.isclose(r["change_pct"], expected[k]) for r, k in zip(rows, one_minute))
+    assert all(math.isclose(r["change_pct"], expected[k]) for r, k in zip(rows, one_minute, strict=True))
     msft = client.get("/api/spikes?symbol=msft").get_json()
     assert {r["symbol"] for r in msft} == {"MSFT"} and len(msft) == sum(k[0] == "MSFT" for k in one_minute)
     since = as_json_value(one_minute[-2][1])
@@ -107,10 +100,10 @@ def test_bad_parameters_are_400s_naming_them(client, path, parameter):
     assert response.get_json()["parameter"] == parameter
 
 
-def test_the_read_only_role_can_read_the_analytics_views(stack, candles):
+def test_the_read_only_role_can_read_the_analytics_views(stack, candles, make_app):
     if stack.reader_url is None:
         pytest.skip("the tests did not create a read-only role on this Postgres")
-    reader = create_app({"DATABASE_URL": stack.reader_url, "TESTING": True, "ANSWER_STALE_SECONDS": 0}).test_client()
+    reader = make_app(DATABASE_URL=stack.reader_url).test_client()
     for path in ("/api/indicators?symbol=AAPL", "/api/spikes", "/api/movers"):
         response = reader.get(path)
         assert response.status_code == 200 and response.get_json(), path

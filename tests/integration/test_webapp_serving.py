@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psutil
 from flask import request
@@ -16,17 +16,16 @@ from sqlalchemy import event
 
 from common.settings import REPO_ROOT
 from devstack.process import free_port, port_accepts, wait_until
-from tests import analytics_reference as reference
+from reference import analytics as reference
 from tests.candles import insert_candles, random_series
-from webapp import create_app
 from webapp.queries import as_json_value
 
-START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 
 
-def app_client(stack, stale_seconds):
-    app = create_app({"DATABASE_URL": stack.database_url, "TESTING": True, "ANSWER_STALE_SECONDS": stale_seconds})
+def app_client(make_app, stale_seconds):
+    app = make_app(ANSWER_STALE_SECONDS=stale_seconds)
     return app, app.test_client()
 
 
@@ -36,9 +35,9 @@ def data_version(db) -> int:
         return cursor.fetchone()[0]
 
 
-def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(stack, db):
+def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(db, make_app):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, stale_seconds=0)
+    _app, client = app_client(make_app, stale_seconds=0)
     first = client.get("/api/latest")
     assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
     etag = first.headers["ETag"]
@@ -53,18 +52,23 @@ def test_viewers_share_one_answer_per_data_version_with_etags_and_304s(stack, db
     assert [r["symbol"] for r in changed.get_json()] == ["AAPL", "MSFT"]
 
     with db.cursor() as cursor:  # a reject also changes what the page shows
-        cursor.execute("INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
-                       " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')")
+        cursor.execute(
+            "INSERT INTO rejected_events (topic, partition, kafka_offset, raw_value, reason)"
+            " VALUES ('t', 0, 1, 'x', 'not a valid JSON object')"
+        )
     assert client.get("/api/quality").get_json()["rejected"] == 1
 
 
-def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db):
+def test_between_two_writes_the_database_is_asked_only_for_the_version(db, make_app):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, stale_seconds=60)
+    app, client = app_client(make_app, stale_seconds=60)
     app.extensions["answer_cache"].check_seconds = 60  # no new read of the version during the test
     statements = []
-    event.listen(app.extensions["db_engine"], "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    event.listen(
+        app.extensions["db_engine"],
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
     first = client.get("/api/snapshot?window=1m")
     assert sum("FROM data_version" in s for s in statements) == 1
     first_poll = len(statements)
@@ -74,9 +78,9 @@ def test_between_two_writes_the_database_is_asked_only_for_the_version(stack, db
     assert {v.data for v in viewers} == {first.data}
 
 
-def test_a_kept_answer_is_served_before_flask_with_the_headers_flask_sends(stack, db):
+def test_a_kept_answer_is_served_before_flask_with_the_headers_flask_sends(db, make_app):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, stale_seconds=60)
+    app, client = app_client(make_app, stale_seconds=60)
     reached_flask = []
     app.before_request(lambda: reached_flask.append(request.method))
     first = client.get("/api/latest?window=1m")  # computed by the view, then kept
@@ -96,39 +100,60 @@ def test_a_kept_answer_is_served_before_flask_with_the_headers_flask_sends(stack
     assert reached_flask == ["GET", "HEAD", "HEAD"]
 
 
-def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(stack, db):
+def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(db, make_app):
     insert_candles(db, random_series("AAPL", START, 1, 5, seed=1))
-    app, client = app_client(stack, stale_seconds=0.2)
+    app, client = app_client(make_app, stale_seconds=0.2)
     statements = []
-    event.listen(app.extensions["db_engine"], "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    event.listen(
+        app.extensions["db_engine"],
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
     first = client.get("/api/snapshot?window=1m")
     assert [r["symbol"] for r in first.get_json()["latest"]] == ["AAPL"]
     computed_once = sum("JOIN candle_indicators_state" in s for s in statements)
     insert_candles(db, random_series("MSFT", START, 1, 1, seed=2))
     # the worker's refresher sees the new version and computes the page's answer, with no request
-    wait_until(lambda: sum("JOIN candle_indicators_state" in s for s in statements) > computed_once, 10,
-               "the answer refreshed ahead")
-    again = wait_until(lambda: (answer := client.get("/api/snapshot?window=1m")).get_json()["latest"][-1:]
-                       and answer.get_json()["latest"][-1]["symbol"] == "MSFT" and answer, 5, "the new answer")
+    wait_until(
+        lambda: sum("JOIN candle_indicators_state" in s for s in statements) > computed_once,
+        10,
+        "the answer refreshed ahead",
+    )
+    again = wait_until(
+        lambda: (
+            (answer := client.get("/api/snapshot?window=1m")).get_json()["latest"][-1:]
+            and answer.get_json()["latest"][-1]["symbol"] == "MSFT"
+            and answer
+        ),
+        5,
+        "the new answer",
+    )
     assert [r["symbol"] for r in again.get_json()["latest"]] == ["AAPL", "MSFT"]
     # one computation after the write, the refresher's: the polls took its answer
     assert sum("JOIN candle_indicators_state" in s for s in statements) == computed_once + 1
     assert again.headers["Server-Timing"].startswith("compute;dur=")
 
 
-def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(stack, db):
+def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(db, make_app):
     candles = [*random_series("AAPL", START, 1, 30, seed=11), *random_series("MSFT", START, 1, 3, seed=12)]
     insert_candles(db, candles)
-    app, client = app_client(stack, stale_seconds=0)
+    _app, client = app_client(make_app, stale_seconds=0)
     snapshot = client.get("/api/snapshot?window=1m&symbol=msft&limit=2").get_json()
     assert snapshot["symbol"] == "MSFT" and snapshot["window"] == "1m"
     assert snapshot["latest"] == client.get("/api/latest?window=1m").get_json()
     rows = client.get("/api/aggregates?symbol=MSFT&window=1m&limit=2").get_json()
     indicators = client.get("/api/indicators?symbol=MSFT&window=1m&limit=2").get_json()
-    assert snapshot["candles"] == [{**i, "volume": row["volume"]} for i, row in zip(indicators, rows)]
-    assert list(snapshot["candles"][0])[:8] == ["symbol", "window_start", "window_end", "open_price", "high_price",
-                                                "low_price", "close_price", "volume"]
+    assert snapshot["candles"] == [{**i, "volume": row["volume"]} for i, row in zip(indicators, rows, strict=True)]
+    assert list(snapshot["candles"][0])[:8] == [
+        "symbol",
+        "window_start",
+        "window_end",
+        "open_price",
+        "high_price",
+        "low_price",
+        "close_price",
+        "volume",
+    ]
     assert snapshot["movers"] == client.get("/api/movers?window=1m").get_json()
     assert snapshot["quality"] == client.get("/api/quality").get_json()
     assert snapshot["candle_events"] == {"1m": 2.0}  # tests.candles writes two events per candle
@@ -140,7 +165,7 @@ def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(stack, db):
     assert client.get("/api/snapshot?window=2m").status_code == 400
 
 
-def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(stack, db):
+def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(db, make_app):
     """The kept EMA state against the reference after every kind of write the table can see."""
     series = random_series("AAPL", START, 1, 60, seed=21, gap_every=7)
     insert_candles(db, series[:40])
@@ -149,17 +174,19 @@ def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(stack, 
     rewritten = [{**c, "close_price": round(c["close_price"] * 1.01, 2)} for c in series[10:12]]
     insert_candles(db, rewritten)  # an upsert changes two old closes
     with db.cursor() as cursor:
-        cursor.execute("DELETE FROM stock_aggregates WHERE symbol = 'AAPL' AND window_start = %s",
-                       (series[30]["window_start"],))
+        cursor.execute(
+            "DELETE FROM stock_aggregates WHERE symbol = 'AAPL' AND window_start = %s", (series[30]["window_start"],)
+        )
     remaining = [c for c in series if c["window_start"] != series[30]["window_start"]]
     remaining = [next((r for r in rewritten if r["window_start"] == c["window_start"]), c) for c in remaining]
     expected = reference.indicators(remaining)
-    app, client = app_client(stack, stale_seconds=0)
+    _app, client = app_client(make_app, stale_seconds=0)
     rows = client.get("/api/indicators?symbol=AAPL&window=1m&limit=2000").get_json()
     assert len(rows) == len(remaining) == 59
     for row in rows:
-        want = expected[("AAPL", datetime.fromisoformat(row["window_start"]),
-                         datetime.fromisoformat(row["window_end"]))]
+        want = expected[
+            ("AAPL", datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"]))
+        ]
         for field, value in want.items():
             if isinstance(value, float):
                 assert math.isclose(row[field], value, rel_tol=1e-12), (row["window_start"], field)
@@ -169,9 +196,14 @@ def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(stack, 
 
 def test_python_m_webapp_serves_with_worker_processes_and_stops_on_sigterm(stack, pipeline_env, topic_factory):
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port), "--workers", "2"],
-                               cwd=REPO_ROOT, env=pipeline_env(topic_factory("web")), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "--port", str(port), "--workers", "2"],
+        cwd=REPO_ROOT,
+        env=pipeline_env(topic_factory("web")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/latest", timeout=10) as answer:

@@ -54,7 +54,9 @@ def test_the_line_says_rows_speed_duration_written_late_state_lag_and_watermark(
 
 def test_a_batch_without_event_time_has_no_lag():
     line = describe_batch(progress(0, rows=0, eventTime={}, stateOperators=[]), rows_written=0, now=0)
-    assert line == "aggregates batch 0: 0 rows in (20 rows/s), 500 ms, 0 rows written, 0 dropped as late, 0 ids in state"
+    assert (
+        line == "aggregates batch 0: 0 rows in (20 rows/s), 500 ms, 0 rows written, 0 dropped as late, 0 ids in state"
+    )
 
 
 def test_each_batch_is_logged_once_in_order_with_its_rows_written(caplog, tmp_path):
@@ -77,7 +79,11 @@ def test_each_batch_is_logged_once_in_order_with_its_rows_written(caplog, tmp_pa
 
     lines = logged(caplog)
     assert [line.split(":")[0] for line in lines] == [f"aggregates batch {n}" for n in range(4)]
-    assert [line.split(", ")[2] for line in lines] == ["5 rows written", "100 rows written", "200 rows written",
-                                                     "300 rows written"]
+    assert [line.split(", ")[2] for line in lines] == [
+        "5 rows written",
+        "100 rows written",
+        "200 rows written",
+        "300 rows written",
+    ]
     recorded = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert [(p["batchId"], p["numInputRows"]) for p in recorded] == [(0, 10), (1, 10), (2, 10), (3, 10), (3, 0)]

@@ -11,8 +11,8 @@ from bench.viewers import summarize as summarize_viewers
 from bench.viewers import viewer_paths
 from bench.webapi import parse_wrk
 from bench.window_state import WindowBook
+from reference.aggregates import assert_rows_match, reference_aggregates
 from tests.helpers import trades
-from tests.reference import assert_rows_match, reference_aggregates
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:5000/api/latest?window=1m
   2 threads and 50 connections
@@ -50,9 +50,20 @@ def test_the_baselines_window_maths_equals_the_reference():
     book = WindowBook([60, 300])
     for message in messages:
         book.add(message)
-    columns = ("open_price", "high_price", "low_price", "close_price", "avg_price", "price_stddev",
-               "event_count", "volume", "vwap", "first_event_at", "last_event_at")
-    actual = {row[:3]: dict(zip(columns, row[3:])) for row in book.rows(book.states)}
+    columns = (
+        "open_price",
+        "high_price",
+        "low_price",
+        "close_price",
+        "avg_price",
+        "price_stddev",
+        "event_count",
+        "volume",
+        "vwap",
+        "first_event_at",
+        "last_event_at",
+    )
+    actual = {row[:3]: dict(zip(columns, row[3:], strict=True)) for row in book.rows(book.states)}
     assert_rows_match(actual, reference_aggregates(messages, [60, 300]))
 
 
@@ -78,8 +89,10 @@ def test_freshness_is_measured_to_the_first_row_version_covering_the_event():
 
 def test_a_rate_is_sustained_only_with_batches_under_the_trigger_and_no_lag():
     def batches(durations, rows=100):
-        return [{"name": "aggregates", "numInputRows": rows, "batchDuration": d,
-                 "timestamp": f"2026-11-22T06:00:0{n}.000Z"} for n, d in enumerate(durations)]
+        return [
+            {"name": "aggregates", "numInputRows": rows, "batchDuration": d, "timestamp": f"2026-11-22T06:00:0{n}.000Z"}
+            for n, d in enumerate(durations)
+        ]
 
     assert judge_step(batches([400, 500, 600, 700]), published=400)["sustained"]
     assert not judge_step(batches([400, 500, 1500, 1600]), published=400)["sustained"]
@@ -102,33 +115,69 @@ def test_wrk_output_is_parsed_with_units_and_errors():
 
 def test_the_report_marks_targets_and_replaces_only_the_readme_table():
     results = {
-        "mode": "quick", "finished_at": "2026-11-22T06:00:00+00:00",
-        "machine": {"cpu_cores": 2, "cpu_model": "cpu", "memory_gib": 8, "load_average_at_start": [1.0, 1.0, 1.0],
-                    "packages": {"pyspark": "4.0.0"}, "kafka": "4.2.0", "postgres": "postgres 17", "python": "3.11"},
-        "backlog": {"streaming_gzip": {"events_per_second": {"median": 50_000, "min": 40_000, "max": 60_000, "runs": 3},
-                                       "exact": True},
-                    "baseline_per_event": {"events_per_second": {"median": 2_000, "min": 2_000, "max": 2_000, "runs": 3},
-                                           "exact": True},
-                    "baseline_batched": {"events_per_second": {"median": 62_500, "min": 60_000, "max": 70_000,
-                                                               "runs": 3}, "exact": True},
-                    "three_queries_gzip": {"events_per_second": {"median": 20_000, "min": 20_000, "max": 20_000,
-                                                                 "runs": 1}, "exact": True}},
-        "web_page": {"poll_cost": {"10000": {"server": {"p50": 0.012, "p95": 0.025}, "fresh": {"p50": 0.003},
-                                             "cached": {"p50": 0.0011}},
-                                   "1000000": {"server": {"p50": 0.031, "p95": 0.04}, "fresh": {"p50": 0.004},
-                                               "cached": {"p50": 0.0012}}},
-                     "seven_request_poll_cost": {"1000000": {"fresh": {"p50": 0.9}}},
-                     "viewers": {"viewers": 500, "requests": 6000, "errors": 0, "p50": 0.004, "p99": 0.062,
-                                 "not_modified_share": 0.25}},
+        "mode": "quick",
+        "finished_at": "2026-11-22T06:00:00+00:00",
+        "machine": {
+            "cpu_cores": 2,
+            "cpu_model": "cpu",
+            "memory_gib": 8,
+            "load_average_at_start": [1.0, 1.0, 1.0],
+            "packages": {"pyspark": "4.0.0"},
+            "kafka": "4.2.0",
+            "postgres": "postgres 17",
+            "python": "3.11",
+        },
+        "backlog": {
+            "streaming_gzip": {
+                "events_per_second": {"median": 50_000, "min": 40_000, "max": 60_000, "runs": 3},
+                "exact": True,
+            },
+            "baseline_per_event": {
+                "events_per_second": {"median": 2_000, "min": 2_000, "max": 2_000, "runs": 3},
+                "exact": True,
+            },
+            "baseline_batched": {
+                "events_per_second": {"median": 62_500, "min": 60_000, "max": 70_000, "runs": 3},
+                "exact": True,
+            },
+            "three_queries_gzip": {
+                "events_per_second": {"median": 20_000, "min": 20_000, "max": 20_000, "runs": 1},
+                "exact": True,
+            },
+        },
+        "web_page": {
+            "poll_cost": {
+                "10000": {"server": {"p50": 0.012, "p95": 0.025}, "fresh": {"p50": 0.003}, "cached": {"p50": 0.0011}},
+                "1000000": {"server": {"p50": 0.031, "p95": 0.04}, "fresh": {"p50": 0.004}, "cached": {"p50": 0.0012}},
+            },
+            "seven_request_poll_cost": {"1000000": {"fresh": {"p50": 0.9}}},
+            "viewers": {
+                "viewers": 500,
+                "requests": 6000,
+                "errors": 0,
+                "p50": 0.004,
+                "p99": 0.062,
+                "not_modified_share": 0.25,
+            },
+        },
     }
     table = render_markdown(results)
-    assert "| Streaming `--available-now`, 1,000,000-event backlog (gzip), whole run | 50,000 ev/s | 40,000 ev/s – 60,000 ev/s | 3 | ≥ batched baseline | **no** |" in table
+    assert (
+        "| Streaming `--available-now`, 1,000,000-event backlog (gzip), whole run | 50,000 ev/s"
+        " | 40,000 ev/s – 60,000 ev/s | 3 | ≥ batched baseline | **no** |" in table
+    )
     assert "| Streaming ÷ batched baseline | 0.8× |  | 1 | ≥ 1× | **no** |" in table
     assert "| Streaming ÷ per-event baseline | 25.0× |  | 1 |  |  |" in table
     assert "| Before: the three-query job, same backlog, whole run | 20,000 ev/s |  | 1 |  |  |" in table
     assert "| One pass ÷ three queries, whole run | 2.5× |  | 1 |  |  |" in table
-    assert "| Page poll (`/api/snapshot`) after a write, 10,000 rows: server time, p50 | 12.0 ms |  | 1 | ≤ 20 ms | yes |" in table
-    assert "| Page poll (`/api/snapshot`) after a write, 1,000,000 rows: server time, p50 | 31.0 ms |  | 1 | ≤ 20 ms | **no** |" in table
+    assert (
+        "| Page poll (`/api/snapshot`) after a write, 10,000 rows: server time, p50 | 12.0 ms |  | 1 | ≤ 20 ms | yes |"
+        in table
+    )
+    assert (
+        "| Page poll (`/api/snapshot`) after a write, 1,000,000 rows: server time, p50 | 31.0 ms"
+        " |  | 1 | ≤ 20 ms | **no** |" in table
+    )
     assert "| … the viewer's wait after a write (answer refreshed ahead), p50 | 4.0 ms |  | 1 |  |  |" in table
     assert "| … before: the page's seven requests, p50 | 900 ms |  | 1 |  |  |" in table
     assert table.count("… before: the page's seven requests") == 1  # only where it was measured

@@ -74,7 +74,12 @@ def outcomes(tmp_path_factory) -> dict:
         module, flag, value = case
         result = subprocess.run(
             [sys.executable, "-m", module, f"{flag}={value.format(folder=folder)}"],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
         )
         return case, (result.returncode, result.stderr)
 
@@ -100,7 +105,11 @@ def test_every_bad_value_is_one_usage_error_naming_the_flag(tmp_path, capsys, mo
 def test_replay_without_a_file_is_a_usage_error():
     result = subprocess.run(
         [sys.executable, "-m", "producer", "--source", "replay"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == "python -m producer: error: --source replay needs --file"

@@ -2,6 +2,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from common.contract import (
     build_quote_message,
@@ -11,8 +13,6 @@ from common.contract import (
     message_problem,
     trade_message_id,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 QUOTE = {"c": 231.5, "d": 1.2, "dp": 0.52, "h": 232.0, "l": 229.1, "o": 230.0, "pc": 230.3, "t": 1_763_000_000}
 
@@ -44,8 +44,13 @@ def test_the_same_quote_fetched_twice_has_the_same_id():
 
 def test_encoding_is_compact_json_keyed_by_symbol():
     message = build_trade_message(
-        message_id="x", symbol="MSFT", price=10, volume=5, event_time_ms=1_763_000_000_000,
-        source="synthetic", ingested_at_ms=1_763_000_000_001,
+        message_id="x",
+        symbol="MSFT",
+        price=10,
+        volume=5,
+        event_time_ms=1_763_000_000_000,
+        source="synthetic",
+        ingested_at_ms=1_763_000_000_001,
     )
     assert json.loads(encode_message(message)) == message
     assert encode_key(message) == b"MSFT"
@@ -56,8 +61,15 @@ def test_encoding_refuses_nan():
         encode_message({"symbol": "A", "price": math.nan})
 
 
-GOOD = {"id": "a", "symbol": "AAPL", "price": 1.5, "volume": None, "event_time": 1_763_000_000_000,
-        "source": "replay", "ingested_at": 1_763_000_000_000}
+GOOD = {
+    "id": "a",
+    "symbol": "AAPL",
+    "price": 1.5,
+    "volume": None,
+    "event_time": 1_763_000_000_000,
+    "source": "replay",
+    "ingested_at": 1_763_000_000_000,
+}
 
 
 @pytest.mark.parametrize(
@@ -90,8 +102,12 @@ def test_equal_trades_in_one_frame_get_distinct_ids_and_a_resend_the_same():
     assert first != trade_message_id("AAPL", 1, 2.5, 100, 1)
 
 
-@given(st.dictionaries(st.sampled_from(list(GOOD) + ["x"]), st.none() | st.booleans() | st.integers()
-                       | st.floats() | st.text(max_size=10)))
+@given(
+    st.dictionaries(
+        st.sampled_from([*list(GOOD), "x"]),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    )
+)
 def test_any_message_shape_gets_a_verdict_never_an_exception(change):
     problem = message_problem({**GOOD, **change})
     assert problem is None or isinstance(problem, str)

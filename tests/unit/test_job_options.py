@@ -6,8 +6,13 @@ from streaming.job import duration_seconds, parse_duration
 
 @pytest.mark.parametrize(
     "text, normal, seconds",
-    [("1 minute", "1 minute", 60), ("5 minutes", "5 minutes", 300), ("30 seconds", "30 seconds", 30),
-     (" 1 hours ", "1 hour", 3600), ("2 days", "2 days", 172800)],
+    [
+        ("1 minute", "1 minute", 60),
+        ("5 minutes", "5 minutes", 300),
+        ("30 seconds", "30 seconds", 30),
+        (" 1 hours ", "1 hour", 3600),
+        ("2 days", "2 days", 172800),
+    ],
 )
 def test_durations(text, normal, seconds):
     assert parse_duration(text) == normal

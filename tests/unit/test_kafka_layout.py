@@ -17,9 +17,7 @@ def test_nodes_take_consecutive_port_pairs_from_the_bootstrap_port():
 
 def test_every_node_of_a_cluster_votes_and_internal_topics_are_replicated():
     properties = dict(
-        line.split("=", 1)
-        for line in broker_properties("localhost", 9092, 2, 3, Path("/data")).splitlines()
-        if line
+        line.split("=", 1) for line in broker_properties("localhost", 9092, 2, 3, Path("/data")).splitlines() if line
     )
     assert properties["node.id"] == "2"
     assert properties["controller.quorum.voters"] == "1@localhost:9093,2@localhost:9095,3@localhost:9097"

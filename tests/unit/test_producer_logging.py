@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from producer.__main__ import without_kafka_client_traceback
-from producer.loop import QUIET_LOG_SECONDS, CycleResult, describe_cycles, should_log_cycles
+from producer.loop import QUIET_LOG_SECONDS, describe_cycles, should_log_cycles
+from producer.source import CycleResult
 
 
 def error_record(logger_name: str) -> logging.LogRecord:
@@ -61,4 +62,6 @@ def test_when_cycles_get_a_progress_line(interval, since_last_line, finished, ex
 def test_progress_lines_name_one_cycle_or_the_run_of_them():
     result = CycleResult(published=80, retried=1)
     assert describe_cycles(12, 12, result, 0.414) == "cycle 12: 80 ok, 1 retried, 0 rejected, 0 failed in 0.41 s"
-    assert describe_cycles(3, 12, result, 0.414) == "cycles 3-12: 80 ok, 1 retried, 0 rejected, 0 failed (slowest 0.41 s)"
+    assert (
+        describe_cycles(3, 12, result, 0.414) == "cycles 3-12: 80 ok, 1 retried, 0 rejected, 0 failed (slowest 0.41 s)"
+    )

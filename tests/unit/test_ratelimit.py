@@ -1,7 +1,9 @@
+import itertools
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from producer.ratelimit import RateLimiter, finnhub_limiter
 from tests.helpers import most_in_any_window
@@ -69,7 +71,7 @@ def test_eight_symbols_go_out_at_once():
 
 def test_two_hundred_symbols_are_spread_one_a_second():
     sent = [s for s, _ in simulate(finnhub_limiter(60, 30, 200), 200)]
-    gaps = {round(b - a, 9) for a, b in zip(sent, sent[1:])}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(sent)}
     assert gaps == {1.0}
     assert sent[-1] - sent[0] == pytest.approx(199.0)
 

@@ -1,5 +1,5 @@
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from producer.retry import RetryPolicy, backoff_delay, parse_retry_after
 
@@ -17,7 +17,7 @@ def test_retry_after_wins():
 
 
 def test_retry_after_header_forms():
-    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("3", now) == 3.0
     assert parse_retry_after("1.5", now) == 1.5
     assert parse_retry_after("Sun, 22 Nov 2026 12:00:10 GMT", now) == 10.0

@@ -1,10 +1,13 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from common.settings import (
     DEFAULT_SYMBOLS,
     DEFAULTS,
+    Settings,
     SettingsError,
     build_settings,
     libpq_url,
@@ -38,9 +41,7 @@ def test_fractional_poll_interval_is_allowed():
 
 def test_every_bad_variable_is_named_at_once():
     with pytest.raises(SettingsError) as error:
-        build_settings(
-            {**DEFAULTS, "POLL_INTERVAL_SECONDS": "-1", "SYMBOLS": "", "DATABASE_URL": "mysql://x/y"}
-        )
+        build_settings({**DEFAULTS, "POLL_INTERVAL_SECONDS": "-1", "SYMBOLS": "", "DATABASE_URL": "mysql://x/y"})
     message = str(error.value)
     assert "POLL_INTERVAL_SECONDS" in message and "SYMBOLS" in message and "DATABASE_URL" in message
 
@@ -71,7 +72,20 @@ def test_urls_for_libpq_and_logs():
     assert mask_url_password("postgresql://u@h/d") == "postgresql://u@h/d"
 
 
-def test_env_example_lists_every_variable(repo_root):
-    example = (repo_root / ".env.example").read_text()
-    for name in DEFAULTS:
-        assert f"\n{name}=" in "\n" + example, f"{name} missing from .env.example"
+def test_env_example_lists_every_variable_with_its_default(repo_root):
+    example = dotenv_values(repo_root / ".env.example")
+    assert sorted(example) == sorted(DEFAULTS)
+    # the one exception, which its comment names: the read-only role of `make stack`
+    assert example.pop("WEB_DATABASE_URL") == "postgresql://stocks_reader:stocks_reader@localhost:5433/stocks"
+    assert example == {name: value for name, value in DEFAULTS.items() if name != "WEB_DATABASE_URL"}
+
+
+def test_every_variable_is_one_settings_field_with_its_parser_default_and_secrecy():
+    fields = dataclasses.fields(Settings)
+    assert [f.metadata["env"] for f in fields] == list(DEFAULTS)
+    assert all(f.name == f.metadata["env"].lower() for f in fields)
+    assert {f.metadata["env"] for f in fields if f.metadata["secret"]} == {
+        "FINNHUB_API_KEY",
+        "DATABASE_URL",
+        "WEB_DATABASE_URL",
+    }

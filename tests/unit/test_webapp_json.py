@@ -9,7 +9,12 @@ def test_merged_objects_hold_every_member_of_each_in_order():
     built = JsonText('{"latest" : [{"symbol" : "AAPL"}], "movers" : []}')  # json_build_object's spacing
     merged = merge_objects(json_object(window="1m", symbol=None), built, JsonText("{}"), json_object(n=1))
     assert list(json.loads(merged).items()) == [
-        ("window", "1m"), ("symbol", None), ("latest", [{"symbol": "AAPL"}]), ("movers", []), ("n", 1)]
+        ("window", "1m"),
+        ("symbol", None),
+        ("latest", [{"symbol": "AAPL"}]),
+        ("movers", []),
+        ("n", 1),
+    ]
 
 
 def test_json_object_keeps_json_text_members_as_they_are_and_serializes_others():

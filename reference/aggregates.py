@@ -1,4 +1,5 @@
-"""An independent, plain-Python computation of stock_aggregates from contract messages.
+"""An independent, plain-Python computation of stock_aggregates from contract messages, and the
+table's rows read back for comparing with it.
 
 Written from DESIGN.md's table contract, not from the Spark code, so the two can disagree."""
 
@@ -7,9 +8,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _at(ms: int) -> datetime:
@@ -42,11 +43,7 @@ def reference_aggregates(messages: list[dict], window_seconds: list[int]) -> dic
                 "price_stddev": statistics.stdev(prices) if len(prices) > 1 else None,
                 "event_count": len(events),
                 "volume": volume,
-                "vwap": (
-                    math.fsum(e["price"] * e["volume"] for e in with_volume) / volume
-                    if volume
-                    else None
-                ),
+                "vwap": (math.fsum(e["price"] * e["volume"] for e in with_volume) / volume if volume else None),
                 "first_event_at": _at(ordered[0]["event_time"]),
                 "last_event_at": _at(ordered[-1]["event_time"]),
             }
@@ -60,8 +57,21 @@ def assert_rows_match(actual: dict[tuple, dict], expected: dict[tuple, dict]) ->
         got = actual[key]
         for column, value in want.items():
             if isinstance(value, float) and column not in ("open_price", "close_price", "high_price", "low_price"):
-                assert got[column] is not None and math.isclose(
-                    got[column], value, rel_tol=1e-9, abs_tol=1e-9
-                ), f"{key} {column}: {got[column]} != {value}"
+                assert got[column] is not None and math.isclose(got[column], value, rel_tol=1e-9, abs_tol=1e-9), (
+                    f"{key} {column}: {got[column]} != {value}"
+                )
             else:
                 assert got[column] == value, f"{key} {column}: {got[column]!r} != {value!r}"
+
+
+def table_rows(db) -> dict[tuple, dict]:
+    """stock_aggregates as {(symbol, window_start, window_end): the other columns but updated_at}."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT symbol, window_start, window_end, open_price, high_price, low_price, close_price, "
+            "avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at "
+            "FROM stock_aggregates"
+        )
+        names = [d.name for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    return {(r.pop("symbol"), r.pop("window_start"), r.pop("window_end")): r for r in rows}

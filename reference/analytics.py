@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 SPIKE_THRESHOLD_PCT = 2.0
 
@@ -28,7 +28,7 @@ def _key(candle: dict) -> tuple:
 def _mean_of_last(values: list[float], index: int, count: int) -> float | None:
     if index + 1 < count:
         return None
-    return math.fsum(values[index + 1 - count:index + 1]) / count
+    return math.fsum(values[index + 1 - count : index + 1]) / count
 
 
 def _ema(values: list[float], periods: int) -> list[float]:
@@ -48,7 +48,7 @@ def indicators(candles: list[dict]) -> dict[tuple, dict]:
         ema_5, ema_20 = _ema(closes, 5), _ema(closes, 20)
         for i, candle in enumerate(rows):
             sma_20 = _mean_of_last(closes, i, 20)
-            spread = None if sma_20 is None else 2 * statistics.stdev(closes[i - 19:i + 1])
+            spread = None if sma_20 is None else 2 * statistics.stdev(closes[i - 19 : i + 1])
             result[_key(candle)] = {
                 "candle_number": i + 1,
                 "sma_5": _mean_of_last(closes, i, 5),
@@ -68,7 +68,7 @@ def returns(candles: list[dict], previous: int = 20) -> dict[tuple, dict]:
         closes = [c["close_price"] for c in rows]
         pcts = [None] + [(closes[i] / closes[i - 1] - 1) * 100 for i in range(1, len(closes))]
         for i, candle in enumerate(rows):
-            prior = [p for p in pcts[max(0, i - previous):i] if p is not None]
+            prior = [p for p in pcts[max(0, i - previous) : i] if p is not None]
             zscore = None
             if len(prior) == previous and statistics.stdev(prior) != 0:
                 zscore = (pcts[i] - statistics.fmean(prior)) / statistics.stdev(prior)
@@ -93,7 +93,7 @@ def spikes(candles: list[dict], threshold_pct: float = SPIKE_THRESHOLD_PCT) -> d
 def movers(candles: list[dict]) -> dict[tuple, list[tuple]]:
     """top_movers: {(window size, period): [(symbol, change_pct, candles), ...] biggest move first}."""
     newest = max(c["window_start"] for c in candles)
-    utc_day = newest.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    utc_day = newest.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     periods = {
         "hour": lambda start: start > newest - timedelta(hours=1),
         "day": lambda start: start >= utc_day,
@@ -106,4 +106,3 @@ def movers(candles: list[dict]) -> dict[tuple, list[tuple]]:
                 change = (inside[-1]["close_price"] / inside[0]["open_price"] - 1) * 100
                 ranked.setdefault((size, period), []).append((symbol, change, len(inside)))
     return {key: sorted(moves, key=lambda m: (-abs(m[1]), m[0])) for key, moves in ranked.items()}
-
