@@ -10,6 +10,10 @@ from webapp.cache import AnswerCache, etag_of
 
 
 class Clock:
+    """A clock that moves only when a test moves it. A test changes the version before it moves the
+    clock: a refresher reading the version between the two would keep the old one until the clock
+    moved again."""
+
     def __init__(self):
         self.now = 0.0
 
@@ -191,11 +195,11 @@ def test_only_answers_asked_for_within_watch_seconds_are_refreshed():
     cache.answer("left", database.compute, database.recompute("left"))  # asked at 0, then the page was closed
     clock.now = 8
     cache.answer("open", database.compute, database.recompute("open"))  # asked at 8
-    clock.now = 12
     database.version = 2
+    clock.now = 12
     wait_until(lambda: database.refreshed == ["open"], 5, "the refresh at version 2")
-    clock.now = 12.5
     database.version = 3  # its refresh begins once the one at version 2 is over
+    clock.now = 12.5
     wait_until(lambda: database.refreshed.count("open") == 2, 5, "the refresh at version 3")
     assert database.refreshed == ["open", "open"]
 
@@ -211,11 +215,11 @@ def test_the_refresher_computes_the_most_recently_asked_answers_only_and_never_f
         cache.answer(key, database.compute, database.recompute(key))
     with contextlib.suppress(ValueError):
         cache.answer("bad", failing, database.recompute("bad"))
-    clock.now = 1
     database.version = 2
+    clock.now = 1
     wait_until(lambda: sorted(database.refreshed) == ["b", "c"], 5, "the refresh at version 2")
-    clock.now = 2
     database.version = 3
+    clock.now = 2
     wait_until(lambda: len(database.refreshed) == 4, 5, "the refresh at version 3")
     assert sorted(database.refreshed) == ["b", "b", "c", "c"]
 
@@ -239,7 +243,7 @@ def test_a_watched_answer_served_as_kept_stays_watched():
     cache.answer("open", database.compute, database.recompute("open"))  # computed at 0
     clock.now = 8
     assert cache.kept("open").body == b"answer at version 1"  # asked at 8, served without the view
-    clock.now = 12
     database.version = 2  # 4 s after it was last asked: refreshed
+    clock.now = 12
     wait_until(lambda: database.refreshed == ["open"], 5, "the refresh at version 2")
     assert cache.kept("open").body == b"answer at version 2"
