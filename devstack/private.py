@@ -9,6 +9,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from common.settings import REPO_ROOT
 from devstack.kafka import KAFKA_JARS_DIR, KafkaBroker
@@ -33,7 +34,7 @@ class PrivateStack:
     reader_url: str | None = None  # a role that may only read, when start() created one
 
     @classmethod
-    def start(cls, root: Path, name: str, reader: bool = False):
+    def start(cls, root: Path, name: str, reader: bool = False) -> Self:
         """Kafka and Postgres on free ports, their data under `root` (Postgres's may live in the
         postgres user's home when it cannot reach `root`: devstack.postgres.locate_cluster), the
         database, its role and its password named after `name`; `reader`: a read-only role too."""

@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from common.contract import build_trade_message
 from common.settings import REPO_ROOT
+from devstack.process import free_port, port_accepts, wait_until
 
 
 def run_module(module: str, *args: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -26,6 +27,32 @@ def run_module(module: str, *args: str, env: dict, timeout: float = 300) -> subp
     )
     assert result.returncode == 0, f"{module} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def start_module(module: str, *args: str, env: dict) -> subprocess.Popen:
+    """`python -m module args` in the background, its output (both streams) piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def start_webapp(env: dict, *args: str) -> tuple[subprocess.Popen, str]:
+    """`python -m webapp` on a free port with `args`, once it accepts connections: the process (its
+    output piped, as text) and its base URL. The caller stops it."""
+    port = free_port()
+    process = start_module("webapp", "--port", str(port), *args, env=env)
+    try:
+        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process, f"http://127.0.0.1:{port}"
 
 
 def read_records(bootstrap_servers: str, topic: str) -> list:

@@ -65,13 +65,13 @@ def shared(view):
     @functools.wraps(view)
     def answer_from_cache(*args, **kwargs):
         cache: AnswerCache = current_app.extensions["answer_cache"]
-        app, path = current_app._get_current_object(), request.full_path  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        key = answer_key(request.path, request.query_string.decode())  # request.full_path
 
         def recompute() -> bytes:
-            with app.test_request_context(path):  # the same request, outside any viewer's
+            with app.test_request_context(key):  # the same request, outside any viewer's
                 return as_json_body(view(*args, **kwargs))
 
-        key = answer_key(request.path, request.query_string.decode())
         answer = cache.answer(key, lambda: as_json_body(view(*args, **kwargs)), recompute)
         response = current_app.response_class(answer.body, mimetype="application/json")
         response.headers.update(answer_headers(answer))

@@ -1,17 +1,14 @@
 """The whole pipeline: synthetic producer -> Kafka -> Spark (--available-now) -> Postgres -> webapp."""
 
 import json
-import subprocess
-import sys
 import urllib.request
 from datetime import datetime
 
 import pytest
 from kafka import KafkaProducer
 
-from devstack.process import free_port, port_accepts, wait_until
 from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
-from tests.helpers import read_messages, run_module
+from tests.helpers import read_messages, run_module, start_webapp
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
 GARBAGE = {
@@ -35,18 +32,10 @@ def publish_raw(bootstrap_servers, topic, values):
 @pytest.fixture
 def webapp(pipeline_env):
     """`python -m webapp` on a free port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "--port", str(port)],
-        env=pipeline_env("unused-by-the-webapp"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    wait_until(lambda: port_accepts("127.0.0.1", port), 30, "the webapp", alive=lambda: process.poll() is None)
-    yield f"http://127.0.0.1:{port}"
+    process, base = start_webapp(pipeline_env("unused-by-the-webapp"))
+    yield base
     process.terminate()
-    process.wait(timeout=10)
+    process.communicate(timeout=10)
 
 
 def get_json(url):

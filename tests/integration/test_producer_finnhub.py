@@ -16,7 +16,7 @@ from common.settings import DEFAULTS, REPO_ROOT
 from devstack.process import wait_until
 from tests.fakes.finnhub_http import FakeFinnhub, Reply, json_reply, quote
 from tests.fakes.finnhub_ws import DROP, FakeTradeSocket
-from tests.helpers import most_in_any_window, read_messages, read_records
+from tests.helpers import most_in_any_window, read_messages, read_records, start_module
 
 TOKEN = "tok-SECRET-4f2a9c"
 
@@ -136,14 +136,7 @@ def test_the_token_echoed_by_an_error_page_is_masked(stack, finnhub_env):
 
 def stop_after(env, args, bootstrap_servers, topic, count):
     """Run the producer until `count` messages are in the topic, SIGTERM it; (exit code, output)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "producer", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_module("producer", *args, env=env)
     try:
         wait_until(
             lambda: len(read_messages(bootstrap_servers, topic)) >= count,

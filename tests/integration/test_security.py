@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, ProgrammingError
 
 from common.settings import DEFAULTS, REPO_ROOT, build_settings
-from devstack.process import free_port, port_accepts, wait_until
+from devstack.process import free_port
 from tests.fakes.finnhub_http import FakeFinnhub, Reply
-from tests.helpers import publish, run_module, trades
+from tests.helpers import publish, run_module, start_webapp, trades
 from webapp import SECURITY_HEADERS, create_app, queries
 from webapp.db import build_engine
 
@@ -54,18 +54,9 @@ def fetch(url: str) -> tuple[int, str, str]:
 
 def serve_webapp(env: dict, pages: list[str]) -> str:
     """Run `python -m webapp`, fetch `pages`, stop it; everything it printed and answered."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process, base = start_webapp(env)
     try:
-        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
-        answers = [fetch(f"http://127.0.0.1:{port}{page}") for page in pages]
+        answers = [fetch(base + page) for page in pages]
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
@@ -242,18 +233,9 @@ def test_python_m_webapp_reads_as_the_role_of_web_database_url(stack, db, pipeli
             return set(cursor.fetchall())
 
     before = sessions()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process, base = start_webapp(env)
     try:
-        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
-        assert fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert fetch(f"{base}/healthz")[0] == 200
         assert [role for _, role in sessions() - before] == [reader]  # the process's one pooled connection
     finally:
         process.terminate()

@@ -5,8 +5,6 @@ that stop cleanly. Against the real Postgres (the triggers of sql/011 do the boo
 import math
 import os
 import signal
-import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -14,10 +12,10 @@ import psutil
 from flask import request
 from sqlalchemy import event
 
-from common.settings import REPO_ROOT
-from devstack.process import free_port, port_accepts, wait_until
+from devstack.process import wait_until
 from reference import analytics as reference
 from tests.candles import insert_candles, random_series
+from tests.helpers import start_webapp
 from webapp.queries import as_json_value
 
 START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -195,18 +193,9 @@ def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(db, mak
 
 
 def test_python_m_webapp_serves_with_worker_processes_and_stops_on_sigterm(stack, pipeline_env, topic_factory):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "--port", str(port), "--workers", "2"],
-        cwd=REPO_ROOT,
-        env=pipeline_env(topic_factory("web")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process, base = start_webapp(pipeline_env(topic_factory("web")), "--workers", "2")
     try:
-        wait_until(lambda: port_accepts("127.0.0.1", port), 60, "the webapp", alive=lambda: process.poll() is None)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/latest", timeout=10) as answer:
+        with urllib.request.urlopen(f"{base}/api/latest", timeout=10) as answer:
             assert answer.status == 200
         master = psutil.Process(process.pid)
 
@@ -221,6 +210,6 @@ def test_python_m_webapp_serves_with_worker_processes_and_stops_on_sigterm(stack
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert f"serving on http://127.0.0.1:{port}/ with 2 worker processes" in output
+    assert f"serving on {base}/ with 2 worker processes" in output
     assert output.rstrip().endswith("webapp: stopped"), output
     assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
