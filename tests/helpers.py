@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
 from common.contract import build_trade_message
 from common.settings import REPO_ROOT
@@ -130,3 +132,9 @@ def trades(count: int, seed: int, minutes: int = 12) -> list[dict]:
 def most_in_any_window(times: list[float], seconds: float) -> int:
     """The largest number of moments in any half-open window [t, t + seconds)."""
     return max(sum(1 for u in times if t <= u < t + seconds) for t in times)
+
+
+def read_write(engine: Engine) -> Engine:
+    """A plain engine of `engine`'s role (its URL) whose transactions may write: the webapp's own
+    sessions are read-only, so a write refused through this one is refused by the role's grants."""
+    return create_engine(engine.url)

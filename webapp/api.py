@@ -148,13 +148,7 @@ def symbols():
 def quality():
     """Rejected events of the last 24 hours, by reason."""
     with read_only() as connection:
-        return quality_report(connection)
-
-
-def quality_report(connection) -> dict:
-    """Rejected events of the last QUALITY_HOURS, in total and by reason."""
-    reasons = queries.rejects_by_reason(connection, QUALITY_HOURS)
-    return {"hours": QUALITY_HOURS, "rejected": sum(r["events"] for r in reasons), "reasons": reasons}
+        return queries.quality(connection, QUALITY_HOURS)
 
 
 @bp.get("/api/snapshot")
@@ -165,17 +159,18 @@ def snapshot():
     movers, data quality, and the mean events per candle of each size over the newest hour (the
     page's first view).
     The charted symbol is `symbol` when the table has it, else the first symbol of the latest rows.
-    The parts every symbol's snapshot holds are computed once per data version and window size."""
+    The parts every symbol's snapshot holds are one statement, computed once per data version and
+    window size; the chart is the other."""
     seconds = params.window_seconds(request.args.get("window"))
     wanted = params.optional_symbol(request.args.get("symbol"))
     limit = params.limit(request.args.get("limit"))
     with read_only() as connection:
-
-        def part(name: str, compute):
-            return shared_part(f"snapshot part {name}", lambda: compute(connection))
-
-        # latest, recent_spikes and movers: one statement, once per version and size
-        shared = part(f"shared {seconds}", lambda c: queries.snapshot_shared(c, seconds, RECENT_SPIKES_LIMIT))
+        shared = shared_part(
+            f"snapshot part shared {seconds}",
+            lambda: queries.snapshot_shared(
+                connection, seconds, RECENT_SPIKES_LIMIT, QUALITY_HOURS, params.WINDOW_SIZES
+            ),
+        )
         symbols = [row["symbol"] for row in json.loads(shared)["latest"]]
         charted = wanted if wanted in symbols else (symbols[0] if symbols else None)
         chart = (
@@ -184,19 +179,8 @@ def snapshot():
             else queries.json_object(candles=[], spikes=[])
         )
         return queries.merge_objects(
-            queries.json_object(window=request.args.get("window", "1m"), symbol=charted),
-            shared,
-            chart,
-            queries.json_object(
-                candle_events=part("candle_events", candle_events_by_name), quality=part("quality", quality_report)
-            ),
+            queries.json_object(window=request.args.get("window", "1m"), symbol=charted), shared, chart
         )
-
-
-def candle_events_by_name(connection) -> dict[str, float]:
-    """The mean events per candle over the newest hour, by window size name."""
-    events = queries.candle_events(connection)
-    return {name: events[size] for name, size in params.WINDOW_SIZES.items() if size in events}
 
 
 @bp.get("/healthz")

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 
+from webapp.db import execute_prepared
+
 AGGREGATE_FIELDS = (
     "symbol, window_start, window_end, open_price, high_price, low_price, close_price, avg_price, "
     "price_stddev, event_count, volume, vwap, first_event_at, last_event_at, updated_at"
@@ -152,16 +154,29 @@ TOP_MOVERS = text(
 
 SYMBOLS = text("SELECT symbol, newest_window_end, updated_at FROM symbol_summary ORDER BY symbol")
 
-# How full the candles of each size are, over the newest hour of data (the page's first view).
+# How full the candles of each size are: {name: mean events per candle} over the newest hour of
+# data, for the sizes named in :size_names (of :size_seconds). Each symbol and size is one probe of
+# the (symbol, size, window_start) index, whatever the history (a bound on window_start alone, from
+# a subquery, had the planner choose a scan of the table).
 CANDLE_EVENTS = text(
     """
-    SELECT extract(epoch FROM window_end - window_start) AS seconds, avg(event_count) AS mean_events
-    FROM stock_aggregates
-    WHERE window_start > CAST(:newest_end AS timestamptz) - interval '1 hour'
-    GROUP BY window_end - window_start
+    SELECT coalesce(json_object_agg(name, events::float8 / candles ORDER BY seconds), '{}')
+    FROM (
+        SELECT s.name, s.seconds, sum(c.candles) AS candles, sum(c.events) AS events
+        FROM (SELECT max(newest_window_end) - interval '1 hour' AS after FROM symbol_summary) newest
+        CROSS JOIN unnest(CAST(:size_names AS text[]), CAST(:size_seconds AS int[])) AS s(name, seconds)
+        CROSS JOIN symbol_summary y
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS candles, sum(event_count) AS events
+            FROM stock_aggregates a
+            WHERE a.symbol = y.symbol AND a.window_end - a.window_start = make_interval(secs => s.seconds)
+              AND a.window_start > newest.after
+        ) c
+        GROUP BY s.name, s.seconds
+    ) sizes
+    WHERE candles > 0
     """
 )
-NEWEST_WINDOW_END = text("SELECT max(newest_window_end) FROM symbol_summary")
 
 # The spike notice's spikes: those of the newest hour of data, so the index on window_start reads
 # an hour of candles whatever the history.
@@ -180,19 +195,41 @@ RECENT_SPIKES = text(
 )
 
 
+# Rejected events of the last :hours, in total and by reason, most frequent first. Reasons are the
+# fixed texts of streaming/parsing.py, none ending in +00:00 (see _json_rows).
+QUALITY = text(
+    """
+    SELECT json_build_object(
+        'hours', CAST(:hours AS int),
+        'rejected', coalesce(sum(events), 0),
+        'reasons', coalesce(json_agg(r ORDER BY events DESC, reason), '[]')
+    )
+    FROM (
+        SELECT reason, count(*) AS events, max(seen_at) AS last_seen
+        FROM rejected_events
+        WHERE seen_at >= now() - make_interval(hours => CAST(:hours AS int))
+        GROUP BY reason
+    ) r
+    """
+)
+
+
 def _json_array_sql(statement: TextClause) -> str:
     """SQL of the rows of `statement` as a JSON array, in its order."""
     return f"(SELECT coalesce(json_agg(r), '[]') FROM ({statement.text}) r)"
 
 
 # The parts of the page's snapshot that every symbol's snapshot of a size holds, in one statement:
-# a JSON object of the latest rows, the newest hour's spikes and the movers.
+# a JSON object of the latest rows, the newest hour's spikes, the movers, how full the candles of
+# each size are, and data quality.
 SNAPSHOT_SHARED = text(
     f"""
     SELECT json_build_object(
         'latest', {_json_array_sql(LATEST_PER_SYMBOL)},
         'recent_spikes', {_json_array_sql(RECENT_SPIKES)},
-        'movers', {_json_array_sql(TOP_MOVERS)}
+        'movers', {_json_array_sql(TOP_MOVERS)},
+        'candle_events', ({CANDLE_EVENTS.text}),
+        'quality', ({QUALITY.text})
     )::text
     """
 )
@@ -215,16 +252,6 @@ CHART = text(
         'candles', (SELECT coalesce(json_agg(c ORDER BY c.window_start), '[]') FROM candles c),
         'spikes', {_json_array_sql(CHART_SPIKES)}
     )::text
-    """
-)
-
-REJECTS_BY_REASON = text(
-    """
-    SELECT reason, count(*) AS events, max(seen_at) AS last_seen
-    FROM rejected_events
-    WHERE seen_at >= now() - make_interval(hours => :hours)
-    GROUP BY reason
-    ORDER BY events DESC, reason
     """
 )
 
@@ -258,29 +285,37 @@ def as_json_value(value):
     return value
 
 
-def _rows(result) -> list[dict]:
-    keys = list(result.keys())
-    return [dict(zip(keys, map(as_json_value, row), strict=True)) for row in result]
-
-
 @functools.cache
 def _as_json_array(statement: TextClause) -> TextClause:
     return text(f"SELECT coalesce(json_agg(r), '[]')::text FROM ({statement.text}) r")
+
+
+@functools.cache
+def _as_text(statement: TextClause) -> TextClause:
+    """A statement of one JSON value, returning it as text (psycopg2 would parse JSON)."""
+    return text(f"SELECT ({statement.text})::text")
 
 
 def _json_rows(connection: Connection, statement: TextClause, params: dict | None = None) -> JsonText:
     """The rows of `statement` as a JSON array of objects, in its order, built by Postgres: converting
     each value in Python cost more than the query did (200 candles: 6 ms of 15).
     The session's time zone is UTC (webapp.db), so Postgres writes each timestamp with +00:00, which
-    becomes the Z that as_json_value writes. The row sets' only text columns are symbols (no + or ")
-    and period names, so the replacement touches timestamps only."""
+    becomes the Z that as_json_value writes. The row sets' only text columns are symbols (no + or "),
+    period names and reject reasons (fixed texts), so the replacement touches timestamps only."""
     return _json_text(connection, _as_json_array(statement), params)
 
 
-def _json_text(connection: Connection, statement: TextClause, params: dict | None = None) -> JsonText:
-    """The JSON text `statement` builds (see _json_rows for its timestamps)."""
-    built = connection.execute(statement, params or {}).scalar_one()
-    return JsonText(built.replace('+00:00"', 'Z"'))
+def _json_text(
+    connection: Connection, statement: TextClause, params: dict | None = None, prepared_as: str | None = None
+) -> JsonText:
+    """The JSON text `statement` builds (see _json_rows for its timestamps); with `prepared_as`, run as
+    the prepared statement of that name (webapp.db.execute_prepared)."""
+    params = params or {}
+    if prepared_as:
+        result = execute_prepared(connection, prepared_as, statement, params)
+    else:
+        result = connection.execute(statement, params)
+    return JsonText(result.scalar_one().replace('+00:00"', 'Z"'))
 
 
 def latest_per_symbol(connection: Connection, window_seconds: int) -> JsonText:
@@ -313,9 +348,9 @@ def symbols(connection: Connection) -> JsonText:
     return _json_rows(connection, SYMBOLS)
 
 
-def rejects_by_reason(connection: Connection, hours: int) -> list[dict]:
-    """Rejected events of the last `hours`, counted by reason (reasons are free text: Python writes them)."""
-    return _rows(connection.execute(REJECTS_BY_REASON, {"hours": hours}))
+def quality(connection: Connection, hours: int) -> JsonText:
+    """{"hours", "rejected", "reasons"}: rejected events of the last `hours`, in total and by reason."""
+    return _json_text(connection, _as_text(QUALITY), {"hours": hours})
 
 
 def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: int, limit: int, since) -> JsonText:
@@ -323,32 +358,32 @@ def indicators_for_symbol(connection: Connection, symbol: str, window_seconds: i
     return _series(INDICATORS_FOR_SYMBOL, connection, symbol, window_seconds, limit, since)
 
 
-def snapshot_shared(connection: Connection, window_seconds: int, spikes_limit: int) -> JsonText:
-    """{"latest", "recent_spikes", "movers"} of one window size (at most `spikes_limit` spikes)."""
-    return _json_text(connection, SNAPSHOT_SHARED, {"window_seconds": window_seconds, "limit": spikes_limit})
+def snapshot_shared(
+    connection: Connection, window_seconds: int, spikes_limit: int, quality_hours: int, sizes: dict[str, int]
+) -> JsonText:
+    """{"latest", "recent_spikes", "movers", "candle_events", "quality"}: the latest rows, spikes (at
+    most `spikes_limit`) and movers of one window size, the mean events per candle of each of `sizes`
+    ({name: seconds}) over the newest hour, and the rejects of the last `quality_hours`."""
+    params = {
+        "window_seconds": window_seconds,
+        "limit": spikes_limit,
+        "hours": quality_hours,
+        "size_names": list(sizes),
+        "size_seconds": list(sizes.values()),
+    }
+    return _json_text(connection, SNAPSHOT_SHARED, params, prepared_as="snapshot_shared")
 
 
 def chart(connection: Connection, symbol: str, window_seconds: int, limit: int) -> JsonText:
     """{"candles", "spikes"}: one symbol's newest `limit` candles of one size, oldest first, with their
     volume and indicators, and the spikes among them."""
     params = {"symbol": symbol, "window_seconds": window_seconds, "limit": limit, "since": None}
-    return _json_text(connection, CHART, params)
+    return _json_text(connection, CHART, params, prepared_as="snapshot_chart")
 
 
 def spikes(connection: Connection, symbol: str | None, window_seconds: int, limit: int, since) -> JsonText:
     """Candles that moved at least the spike threshold from their open, oldest first (any symbol: None)."""
     return _series(SPIKES, connection, symbol, window_seconds, limit, since)
-
-
-def candle_events(connection: Connection) -> dict[int, float]:
-    """Per window size (seconds), the mean events per candle over the newest hour of data."""
-    # The bound is passed as a value: compared with a subquery, the planner chose a scan of the table.
-    newest_end = connection.execute(NEWEST_WINDOW_END).scalar()
-    if newest_end is None:
-        return {}
-    return {
-        int(seconds): float(mean) for seconds, mean in connection.execute(CANDLE_EVENTS, {"newest_end": newest_end})
-    }
 
 
 def top_movers(connection: Connection, window_seconds: int) -> JsonText:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, ProgrammingError
 from common.settings import DEFAULTS, REPO_ROOT, build_settings
 from devstack.process import free_port
 from tests.fakes.finnhub_http import FakeFinnhub, Reply
-from tests.helpers import publish, run_module, start_webapp, trades
+from tests.helpers import publish, read_write, run_module, start_webapp, trades
 from webapp import SECURITY_HEADERS, create_app, queries
 from webapp.db import build_engine
 
@@ -125,7 +125,7 @@ def test_the_webapp_role_cannot_insert(stack, reader_client):
     with (
         app.app_context(),
         pytest.raises(ProgrammingError, match="permission denied"),
-        app.extensions["db_engine"].begin() as connection,
+        read_write(app.extensions["db_engine"]).begin() as connection,
     ):
         connection.execute(
             text(
@@ -136,7 +136,7 @@ def test_the_webapp_role_cannot_insert(stack, reader_client):
     with (
         app.app_context(),
         pytest.raises(ProgrammingError, match="permission denied"),
-        app.extensions["db_engine"].begin() as connection,
+        read_write(app.extensions["db_engine"]).begin() as connection,
     ):
         connection.execute(text("CREATE TABLE evil (x int)"))
 
@@ -247,6 +247,6 @@ def test_python_m_webapp_reads_as_the_role_of_web_database_url(stack, db, pipeli
     app = create_app()  # what `python -m webapp` builds from the same environment
     with (
         pytest.raises(ProgrammingError, match="permission denied"),
-        app.extensions["db_engine"].begin() as connection,
+        read_write(app.extensions["db_engine"]).begin() as connection,
     ):
         connection.execute(text("DELETE FROM stock_aggregates"))

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import InternalError, ProgrammingError
 
+from tests.helpers import read_write
 from webapp.db import read_only
 
 START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -141,6 +142,7 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
         pytest.skip("the tests did not start this Postgres, so they do not stop it")
     seed(db, "AAPL", START, 1, 10.0)
     assert client.get("/api/latest").status_code == 200
+    assert client.get("/api/snapshot").status_code == 200  # its statements prepared in the pooled session
     db.close()
     stack.postgres.stop()
     try:
@@ -153,6 +155,7 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
             "/api/indicators?symbol=AAPL",
             "/api/spikes",
             "/api/movers",
+            "/api/snapshot?window=5m",
         ):
             response = client.get(path)
             assert response.status_code == 503, path
@@ -160,6 +163,8 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers(stack, clie
     finally:
         stack.postgres.start()
     assert client.get("/api/latest").get_json()[0]["close_price"] == 10.0
+    snapshot = client.get("/api/snapshot?window=1m&limit=5").get_json()  # prepared again in a new session
+    assert [c["close_price"] for c in snapshot["candles"]] == [10.0]
     assert client.get("/healthz").status_code == 200
 
 
@@ -172,7 +177,7 @@ def test_the_webapp_role_can_read_but_not_write(stack, db, make_app):
     with (
         app.app_context(),
         pytest.raises(ProgrammingError, match="permission denied"),
-        app.extensions["db_engine"].begin() as connection,
+        read_write(app.extensions["db_engine"]).begin() as connection,
     ):
         connection.execute(text("DELETE FROM stock_aggregates"))
     with app.app_context(), pytest.raises(InternalError, match="read-only transaction"), read_only() as connection:

@@ -109,11 +109,11 @@ def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(db
     )
     first = client.get("/api/snapshot?window=1m")
     assert [r["symbol"] for r in first.get_json()["latest"]] == ["AAPL"]
-    computed_once = sum("JOIN candle_indicators_state" in s for s in statements)
+    computed_once = sum("EXECUTE snapshot_chart(" in s for s in statements)
     insert_candles(db, random_series("MSFT", START, 1, 1, seed=2))
     # the worker's refresher sees the new version and computes the page's answer, with no request
     wait_until(
-        lambda: sum("JOIN candle_indicators_state" in s for s in statements) > computed_once,
+        lambda: sum("EXECUTE snapshot_chart(" in s for s in statements) > computed_once,
         10,
         "the answer refreshed ahead",
     )
@@ -128,7 +128,7 @@ def test_a_polled_answer_is_computed_again_after_a_write_before_the_next_poll(db
     )
     assert [r["symbol"] for r in again.get_json()["latest"]] == ["AAPL", "MSFT"]
     # one computation after the write, the refresher's: the polls took its answer
-    assert sum("JOIN candle_indicators_state" in s for s in statements) == computed_once + 1
+    assert sum("EXECUTE snapshot_chart(" in s for s in statements) == computed_once + 1
     assert again.headers["Server-Timing"].startswith("compute;dur=")
 
 
@@ -161,6 +161,34 @@ def test_the_snapshot_holds_what_the_page_shows_for_one_window_size(db, make_app
     aapl_spikes = sorted(k[1] for k in spikes if k[0] == "AAPL")
     assert [r["window_start"] for r in unknown["spikes"]] == [as_json_value(t) for t in aapl_spikes]
     assert client.get("/api/snapshot?window=2m").status_code == 400
+
+
+def test_candle_events_are_the_mean_events_per_candle_of_each_size_over_the_newest_hour(db, make_app):
+    candles = [
+        *random_series("AAPL", START, 1, 90, seed=13),  # half an hour older than the newest hour
+        *random_series("MSFT", START + 80 * MINUTE, 1, 10, seed=14),
+        *random_series("AAPL", START, 5, 18, seed=15),
+    ]
+    insert_candles(db, candles)
+    events = {(c["symbol"], c["window_start"], c["window_end"]): 1 + n % 7 for n, c in enumerate(candles)}
+    with db.cursor() as cursor:
+        for (symbol, start, end), count in events.items():
+            cursor.execute(
+                "UPDATE stock_aggregates SET event_count = %s"
+                " WHERE symbol = %s AND window_start = %s AND window_end = %s",
+                (count, symbol, start, end),
+            )
+    _app, client = app_client(make_app, stale_seconds=0)
+    newest_end = max(end for _, _, end in events)
+    expected = {}
+    for name, minutes in (("1m", 1), ("5m", 5)):
+        counts = [
+            count
+            for (_, start, end), count in events.items()
+            if end - start == minutes * MINUTE and start > newest_end - timedelta(hours=1)
+        ]
+        expected[name] = sum(counts) / len(counts)
+    assert client.get("/api/snapshot?window=5m").get_json()["candle_events"] == expected
 
 
 def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(db, make_app):
