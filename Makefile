@@ -34,7 +34,7 @@ fmt: venv  ## format the code and apply ruff's safe fixes
 	@.venv/bin/ruff format .
 	@.venv/bin/ruff check --fix .
 
-bench: setup  ## the benchmarks on a private local stack (half an hour or more); report in bench/results/ and README
+bench: setup  ## the benchmarks on a private local stack (about 50 minutes); report in bench/results/ and README
 	@$(PY) -m bench
 
 bench-quick: setup  ## the same benchmarks, one run each at smaller sizes (a few minutes)
