@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import re
 
 from flask import Flask, current_app
 from sqlalchemy import CursorResult, TextClause, create_engine
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.engine import Connection, Engine
 
 from common.settings import libpq_url
@@ -22,7 +22,7 @@ SESSION_OPTIONS = (
     "-c timezone=UTC -c statement_timeout=5000 -c jit=off -c default_transaction_read_only=on"
     " -c plan_cache_mode=force_generic_plan"
 )
-BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # a :name of text(), found as SQLAlchemy finds it
+POSITIONAL = PGDialect_psycopg2(paramstyle="numeric_dollar")  # compiles :name parameters as $1, $2…
 
 
 def build_engine(database_url: str) -> Engine:
@@ -49,10 +49,10 @@ def read_only() -> Connection:
 
 
 @functools.cache
-def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`sql` with its :names as $1, $2…, and the names in that order."""
-    names = tuple(dict.fromkeys(BIND_PARAMETER.findall(sql)))
-    return BIND_PARAMETER.sub(lambda match: f"${names.index(match.group(1)) + 1}", sql), names
+def _positional(statement: TextClause) -> tuple[str, tuple[str, ...]]:
+    """`statement`'s SQL with its :names as $1, $2… (by SQLAlchemy's compiler), and the names in that order."""
+    compiled = statement.compile(dialect=POSITIONAL)
+    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def execute_prepared(connection: Connection, name: str, statement: TextClause, params: dict) -> CursorResult:
@@ -63,7 +63,7 @@ def execute_prepared(connection: Connection, name: str, statement: TextClause, p
     though both ran as fast). So only for statements whose best plan does not depend on the values
     (the page's polls: a symbol, a window size, limits). A new session (after a reconnect) prepares
     again: the pool clears a connection's `info` when it replaces the connection."""
-    sql, names = _positional(statement.text)
+    sql, names = _positional(statement)
     prepared: set[str] = connection.connection.info.setdefault("prepared_statements", set())
     if name not in prepared:
         connection.exec_driver_sql(f"PREPARE {name} AS {sql}")
