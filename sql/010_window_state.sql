@@ -4,8 +4,9 @@
 -- and close events (equal times are ordered by id), and the sums behind the mean, the sample
 -- variance (price_m2 = sum of squared deviations from the mean) and VWAP. One row per query (a
 -- checkpoint: a new checkpoint starts from nothing, so its windows replace the table's rows rather
--- than add to them), symbol and window. The job deletes the rows of windows the watermark has
--- closed. Internal: read stock_aggregates.
+-- than add to them), symbol and window. The job deletes the rows of windows that end by a batch's
+-- watermark (no later batch accepts an event for them), and those of earlier checkpoints no job holds.
+-- Internal: read stock_aggregates.
 CREATE TABLE IF NOT EXISTS stock_window_state (
     query_id         text             NOT NULL,
     symbol           text             NOT NULL,

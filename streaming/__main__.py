@@ -15,7 +15,7 @@ from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
 from common.topics import ensure_topics
 from streaming.graceful_stop import BatchesBegun, stop_between_batches
-from streaming.job import JobOptions, parse_duration, start_query
+from streaming.job import JobOptions, duration_seconds, parse_duration, start_query
 from streaming.progress import BatchReport
 from streaming.session import build_spark_session
 
@@ -24,11 +24,16 @@ PROGRESS_POLL_SECONDS = 0.2  # how often the main thread looks for finished batc
 
 
 def durations(text: str) -> tuple[str, ...]:
-    """argparse type: comma-separated durations, each like '1 minute', without blanks."""
+    """argparse type: comma-separated durations, each like '1 minute', without blanks; a size given twice
+    ('1 minute,60 seconds') counts once, in its first spelling."""
     parts = text.split(",")
     if any(not part.strip() for part in parts):
         raise argparse.ArgumentTypeError(f"expected durations like '1 minute,5 minutes', got {text!r}")
-    return tuple(dict.fromkeys(duration(part) for part in parts))
+    by_length: dict[float, str] = {}
+    for part in parts:
+        size = duration(part)
+        by_length.setdefault(duration_seconds(size), size)
+    return tuple(by_length.values())
 
 
 def duration(text: str, allow_zero: bool = False, allow_milliseconds: bool = False) -> str:

@@ -90,15 +90,24 @@ def batch_records(checkpoint: Path, batch_id: int) -> int | None:
     """How many Kafka records batch `batch_id` reads, from its offsets and the previous batch's in the
     checkpoint's offset log; None when not known (the first batch starts from the earliest offsets)."""
     try:
-        end, start = (_logged_offsets(checkpoint / "offsets" / str(n)) for n in (batch_id, batch_id - 1))
+        end, start = (_offset_log_line(checkpoint, n, 2) for n in (batch_id, batch_id - 1))
     except (OSError, ValueError, IndexError):
         return None
     return offsets_between(start, end)
 
 
-def _logged_offsets(path: Path) -> dict:
-    """The Kafka offsets of one offset-log entry: 'v1', the batch metadata, then one line per source."""
-    return json.loads(path.read_text().splitlines()[2])
+def batch_watermark_ms(checkpoint: Path, batch_id: int) -> int | None:
+    """The watermark of batch `batch_id` (its offset log's batchWatermarkMs); None when not readable.
+    Spark judges the next batch's late events by it, so no later batch accepts an event before it."""
+    try:
+        return int(_offset_log_line(checkpoint, batch_id, 1)["batchWatermarkMs"])
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        return None
+
+
+def _offset_log_line(checkpoint: Path, batch_id: int, line: int) -> dict:
+    """One JSON line of an offset-log entry: 'v1', the batch metadata (1), then one line per source (2)."""
+    return json.loads((checkpoint / "offsets" / str(batch_id)).read_text().splitlines()[line])
 
 
 def offsets_between(start: dict, end: dict) -> int | None:
@@ -136,11 +145,12 @@ def start_query(
         )
     # windows and the watermark are whole seconds (parse_duration allows no milliseconds for them)
     partials = WindowPartials([int(duration_seconds(w)) for w in options.windows])
-    watermark_ms = int(duration_seconds(options.watermark)) * 1000
     sink = PostgresSink(settings.database_url)
     query_ids: list[str] = []  # read from the checkpoint once, at the first batch
+    warned_unreadable = False  # the offset log (on a file system this process cannot read): said once
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
+        nonlocal warned_unreadable
         begun.began(batch_id)
         if not query_ids:
             query_ids.append(checkpoint_query_id(checkpoint))
@@ -148,7 +158,11 @@ def start_query(
         if records is not None and records <= SMALL_BATCH_RECORDS:
             batch = batch.coalesce(1)  # de-duplicated and aggregated in one task, with no shuffle between
         rows = partials.of(batch).collect()  # one action: the batch is read once
-        batch_rows = BatchRows.from_window_partials(rows, watermark_ms)
+        closed_before = batch_watermark_ms(checkpoint, batch_id)
+        if closed_before is None and not warned_unreadable:
+            warned_unreadable = True
+            log.warning("the checkpoint's offset log is not readable here: closed windows' state is kept")
+        batch_rows = BatchRows.from_window_partials(rows, closed_before)
         try:
             report.written(batch_id, sink.write(Batch(query_ids[0], QUERY_NAME, batch_id), batch_rows))
         except SinkError as exc:

@@ -84,10 +84,29 @@ SELECT symbol, window_start, window_end, open_price, high_price, low_price, clos
        {_epoch_ms("open_ms")}, {_epoch_ms("close_ms")}, now()
 FROM merged
 {REPLACE_EXISTING_WINDOW}"""
-# A window that ended before the watermark takes no more events: its row is final, its state not needed.
+# A window that ended by the batch's watermark takes no more events: Spark judges the next batch's late
+# events by that watermark (the previous batch's, since Spark 3.4), and watermarks never go back.
 DELETE_CLOSED_STATE = f"""
 DELETE FROM stock_window_state WHERE query_id = %s AND window_end <= {_epoch_ms("%s")}
 """
+# Each job holds a session lock on its query id while connected. Another query's state is an earlier
+# checkpoint's, left behind, once no job holds that lock and that query has written nothing for a while
+# (a job that lost its connection retries for ~30 s, then exits).
+QUERY_LOCK = "hashtext('stock_window_state'), hashtext({query_id})"
+LOCK_QUERY = f"SELECT pg_try_advisory_lock({QUERY_LOCK.format(query_id='%s')})"
+DELETE_ABANDONED_STATE = f"""
+DELETE FROM stock_window_state s
+USING (
+    SELECT q.query_id
+    FROM (SELECT DISTINCT query_id FROM stock_window_state WHERE query_id <> %(query_id)s) q
+    WHERE NOT EXISTS (SELECT FROM streaming_batches b
+                      WHERE b.query_id = q.query_id AND b.committed_at > now() - %(quiet)s * interval '1 second')
+    OFFSET 0  -- the lock is tried last, only for quiet queries
+) quiet
+WHERE s.query_id = quiet.query_id AND pg_try_advisory_xact_lock({QUERY_LOCK.format(query_id="quiet.query_id")})
+"""
+ABANDONED_AFTER_SECONDS = 600
+CLEANUP_EVERY_SECONDS = 600
 INSERT_REJECTS = f"""
 INSERT INTO rejected_events ({", ".join(REJECT_COLUMNS)})
 SELECT {", ".join(REJECT_COLUMNS)} FROM rejects_batch
@@ -143,23 +162,23 @@ class BatchRows:
     closed_before_ms: int | None = None  # windows ending by then are closed: their state is deleted
 
     @classmethod
-    def from_window_partials(cls, rows, watermark_ms: int | None) -> BatchRows:
-        """Split collected window_partials rows; with the watermark's delay, windows it has closed."""
+    def from_window_partials(cls, rows, closed_before_ms: int | None) -> BatchRows:
+        """Split collected window_partials rows; windows ending by `closed_before_ms` (the batch's
+        watermark) take no more events."""
         partials = [tuple(r[c] for c in PARTIAL_COLUMNS) for r in rows if r["reason"] is None]
         rejects = [tuple(r[c] for c in REJECT_COLUMNS) for r in rows if r["reason"] is not None]
-        # Spark's next watermark is at least the batch's newest event time less the delay.
-        newest = max((r["close_ms"] for r in rows if r["reason"] is None), default=None)
-        closed_before = None if newest is None or watermark_ms is None else newest - watermark_ms
-        return cls(partials, rejects, closed_before)
+        return cls(partials, rejects, closed_before_ms)
 
 
 class PostgresSink:
     """Writes micro-batches, each in one transaction recorded in streaming_batches."""
 
-    def __init__(self, database_url: str, sleep=time.sleep):
+    def __init__(self, database_url: str, sleep=time.sleep, clock=time.monotonic):
         self._dsn = libpq_url(database_url)
         self._connection: PgConnection | None = None
         self._sleep = sleep
+        self._clock = clock
+        self._cleaned_at: float | None = None  # when abandoned state was last looked for, on this connection
 
     def _connect(self) -> PgConnection:
         if self._connection is None or self._connection.closed:
@@ -167,13 +186,14 @@ class PostgresSink:
             with connection, connection.cursor() as cursor:
                 cursor.execute(CREATE_PARTIALS_STAGING)
                 cursor.execute(CREATE_REJECTS_STAGING)
-            self._connection = connection
+            self._connection, self._cleaned_at = connection, None
         return self._connection
 
     def write(self, batch: Batch, rows: BatchRows) -> int:
         """Write one batch once, retrying transient errors; the rows written (windows and rejects).
-        An empty batch (watermark-only ones) needs no transaction: replaying it changes nothing."""
-        if not (rows.partials or rows.rejects):
+        A batch without rows (a watermark-only one) only deletes the state of the windows it closed: it
+        is not in the ledger, and replaying it changes nothing."""
+        if not (rows.partials or rows.rejects or rows.closed_before_ms is not None):
             return 0
         tries, attempt = len(RETRY_DELAYS) + 1, 0
         while True:
@@ -200,6 +220,9 @@ class PostgresSink:
     def _write_once(self, batch: Batch, rows: BatchRows) -> int:
         connection = self._connect()
         with connection, connection.cursor() as cursor:
+            if not (rows.partials or rows.rejects):
+                cursor.execute(DELETE_CLOSED_STATE, (batch.query_id, rows.closed_before_ms))
+                return 0
             cursor.execute(RECORD_BATCH, (batch.query_id, batch.query_name, batch.batch_id))
             if cursor.rowcount == 0:
                 log.info(
@@ -208,6 +231,8 @@ class PostgresSink:
                     batch.batch_id,
                 )
                 return 0
+            if self._cleaned_at is None or self._clock() - self._cleaned_at >= CLEANUP_EVERY_SECONDS:
+                self._delete_abandoned_state(cursor, batch.query_id)
             written = 0
             if rows.partials:
                 cursor.copy_expert(
@@ -227,6 +252,15 @@ class PostgresSink:
                 cursor.execute(DELETE_CLOSED_STATE, (batch.query_id, rows.closed_before_ms))
             cursor.execute(COUNT_BATCH_ROWS, (written, batch.query_id, batch.batch_id))
             return written
+
+    def _delete_abandoned_state(self, cursor, query_id: str) -> None:
+        """Hold this query's lock (a session lock: it outlives the transaction) and delete the window state
+        that earlier checkpoints left behind."""
+        cursor.execute(LOCK_QUERY, (query_id,))
+        cursor.execute(DELETE_ABANDONED_STATE, {"query_id": query_id, "quiet": ABANDONED_AFTER_SECONDS})
+        if cursor.rowcount:
+            log.info("deleted the window state of earlier checkpoints (%d windows)", cursor.rowcount)
+        self._cleaned_at = self._clock()
 
     def close(self) -> None:
         """Close the connection."""

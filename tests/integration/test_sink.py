@@ -1,6 +1,9 @@
 """The Postgres sink against a real database: one transaction per batch, replays skipped, windows
 folded, closed windows' state deleted, transient failures retried, permanent ones reported."""
 
+import math
+import statistics
+
 import pytest
 
 from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
@@ -30,6 +33,33 @@ def partial(start_ms, price, event_id, count=1):
         0.0,
         2.0 * count,
         2.0 * price * count,
+    )
+
+
+def partial_of(start_ms, prices, first_id):
+    """A window's partial aggregate of events one second apart at these prices, as a batch brings it: the
+    sum of squared deviations taken from the partial's own mean."""
+    ids = [f"{first_id}-{n:02d}" for n in range(len(prices))]
+    at = [start_ms + 1_000 * (n + 1) for n in range(len(prices))]
+    mean = math.fsum(prices) / len(prices)
+    m2 = math.fsum((p - mean) ** 2 for p in prices)
+    return (
+        "AAPL",
+        start_ms,
+        start_ms + MINUTE_MS,
+        at[0],
+        ids[0],
+        prices[0],
+        at[-1],
+        ids[-1],
+        prices[-1],
+        max(prices),
+        min(prices),
+        len(prices),
+        math.fsum(prices),
+        m2,
+        None,
+        None,
     )
 
 
@@ -79,6 +109,15 @@ def test_the_state_of_windows_the_watermark_closed_is_deleted(stack, db):
         assert (start.timestamp() * 1000, size.total_seconds()) == (START_MS + MINUTE_MS, 60.0)
         cursor.execute("SELECT count(*) FROM stock_aggregates")
         assert cursor.fetchone()[0] == 2  # the closed window's row stays, final
+    # A batch without rows (the watermark moved on) closes windows too, and stays out of the ledger.
+    assert (
+        sink.write(Batch("query-4", "aggregates", 1), BatchRows([], [], closed_before_ms=START_MS + 2 * MINUTE_MS)) == 0
+    )
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM stock_window_state WHERE query_id = 'query-4'")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT batch_id FROM streaming_batches WHERE query_id = 'query-4'")
+        assert cursor.fetchall() == [(0,)]
     sink.close()
 
 
@@ -103,3 +142,60 @@ def test_a_batch_postgres_refuses_fails_at_once_and_writes_nothing(stack, db):
         assert cursor.fetchone()[0] == 0  # the ledger row rolled back with the batch
         cursor.execute("SELECT count(*) FROM stock_aggregates")
         assert cursor.fetchone()[0] == 0  # and the window with it
+
+
+def test_the_standard_deviation_keeps_its_digits_when_prices_are_close(stack, db):
+    # Prices 50,000 ± 0.03: sums of squares (~2.5e9 each) cancel down to ~1e-3, which leaves a formula over
+    # them (or a merge that drops the difference of the means) with few correct digits.
+    batches = [
+        [50000.01, 49999.99, 50000.0],
+        [50000.02, 50000.03],
+        [49999.97],
+        [50000.0, 50000.03, 49999.99, 50000.01],
+    ]
+    sink = PostgresSink(stack.database_url)
+    for batch_id, prices in enumerate(batches):
+        sink.write(
+            Batch("query-5", "aggregates", batch_id), BatchRows([partial_of(START_MS, prices, f"b{batch_id}")], [])
+        )
+    sink.close()
+    every_price = [p for prices in batches for p in prices]
+    with db.cursor() as cursor:
+        cursor.execute("SELECT event_count, avg_price, price_stddev FROM stock_aggregates")
+        ((count, mean, stddev),) = cursor.fetchall()
+    assert count == len(every_price) == 10
+    assert math.isclose(mean, statistics.fmean(every_price), rel_tol=1e-12)
+    assert math.isclose(stddev, statistics.stdev(every_price), rel_tol=1e-7), (stddev, statistics.stdev(every_price))
+
+
+def test_window_state_left_by_an_earlier_checkpoint_is_deleted(stack, db):
+    earlier = PostgresSink(stack.database_url)
+    earlier.write(Batch("query-earlier", "aggregates", 0), BatchRows([partial(START_MS, 10.0, "a")], []))
+    earlier.close()  # that job stopped, its checkpoint deleted
+    running = PostgresSink(stack.database_url)  # another job, on another checkpoint, still running
+    running.write(Batch("query-running", "aggregates", 0), BatchRows([partial(START_MS, 11.0, "b")], []))
+    recent = PostgresSink(stack.database_url)  # a job that stopped (or lost Postgres) moments ago
+    recent.write(Batch("query-recent", "aggregates", 0), BatchRows([partial(START_MS, 12.0, "c")], []))
+    recent.close()
+    with db.cursor() as cursor:
+        cursor.execute(
+            "UPDATE streaming_batches SET committed_at = now() - interval '1 hour' "
+            "WHERE query_id IN ('query-earlier', 'query-running')"
+        )
+    sink = PostgresSink(stack.database_url)
+    sink.write(Batch("query-new", "aggregates", 0), BatchRows([partial(START_MS + MINUTE_MS, 13.0, "d")], []))
+    with db.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT query_id FROM stock_window_state ORDER BY 1")
+        assert [q for (q,) in cursor.fetchall()] == ["query-new", "query-recent", "query-running"]
+    running.close()  # its lock goes with its connection: the next look deletes its state too
+    with db.cursor() as cursor:
+        cursor.execute("UPDATE streaming_batches SET committed_at = now() - interval '1 hour'")
+    sink.close()
+    later = PostgresSink(stack.database_url)
+    later.write(Batch("query-new", "aggregates", 1), BatchRows([partial(START_MS + MINUTE_MS, 14.0, "e")], []))
+    later.close()
+    with db.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT query_id FROM stock_window_state")
+        assert cursor.fetchall() == [("query-new",)]
+        cursor.execute("SELECT event_count FROM stock_aggregates ORDER BY window_start")
+        assert [n for (n,) in cursor.fetchall()] == [1, 2]  # the windows' rows stay

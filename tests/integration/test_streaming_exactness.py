@@ -5,7 +5,17 @@ import re
 
 from common.contract import build_trade_message
 from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
+from tests.faults import ledger_batches
 from tests.helpers import BASE, MINUTE, publish, run_module, trades
+
+
+def forget_batches_from(checkpoint, batch_id: int) -> None:
+    """The checkpoint as a crash leaves it after batch `batch_id` was written: its commit not recorded,
+    and no later batch planned."""
+    for log in ("commits", "offsets"):
+        for entry in (checkpoint / log).glob("[0-9]*"):
+            if int(entry.name) > batch_id or (log == "commits" and int(entry.name) == batch_id):
+                entry.unlink()
 
 
 def test_a_second_run_from_a_new_checkpoint_in_many_batches_gives_the_same_table(
@@ -28,7 +38,7 @@ def test_a_second_run_from_a_new_checkpoint_in_many_batches_gives_the_same_table
     assert_rows_match(table_rows(db), first)
 
 
-def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, topic_factory, pipeline_env):
+def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, topic_factory, pipeline_env, tmp_path):
     topic = topic_factory("garbage")
     valid = trades(200, seed=3)
     good = valid[0]
@@ -55,7 +65,11 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
     publish(stack.bootstrap_servers, topic, valid[100:])
     env = pipeline_env(topic)
     run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
-    run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)  # a restart adds nothing
+    # A crash after the batch was written but before Spark committed it: the restart reads it again.
+    (written,) = ledger_batches(db)
+    forget_batches_from(tmp_path / "checkpoints" / topic / "aggregates", written[1])
+    replay = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
+    assert f"aggregates batch {written[1]} was written before (a replay after a restart); skipped" in replay.stderr
     with db.cursor() as cursor:
         cursor.execute("SELECT reason, length(raw_value) FROM rejected_events ORDER BY kafka_offset")
         rejected = cursor.fetchall()
@@ -72,7 +86,7 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
     assert_rows_match(table_rows(db), reference_aggregates([*valid, json.loads(garbage[5])], [60, 300]))
 
 
-def test_events_later_than_the_watermark_are_dropped_and_counted(stack, db, topic_factory, pipeline_env):
+def test_out_of_order_events_are_merged_or_dropped_never_lose_a_window_s_trades(stack, db, topic_factory, pipeline_env):
     topic = topic_factory("late")
 
     def trade(name, minute, second, price):
@@ -87,31 +101,33 @@ def test_events_later_than_the_watermark_are_dropped_and_counted(stack, db, topi
             ingested_at_ms=at,
         )
 
-    # One event per micro-batch. With chained stateful operators (dedupe, then windows) Spark
-    # judges lateness by the watermark of the batch before, hence the filler.
-    publish(
-        stack.bootstrap_servers,
-        topic,
-        [
-            trade("early", 0, 10, 100.0),
-            trade("moves-the-watermark", 10, 0, 101.0),  # watermark: 10:10 - 2 min = 10:08
-            trade("filler", 10, 5, 101.5),
-            trade("too-late", 1, 30, 99.0),  # 10:01:30 < 10:08: dropped
-            trade("late-but-within", 9, 30, 102.0),  # 10:09:30 >= 10:08: counted
-        ],
-    )
+    # One event per micro-batch. With chained stateful operators (dedupe, then windows) Spark judges a
+    # batch's late events by the watermark of the batch before (watermark = newest event time - 2 min).
+    events = [
+        trade("first", 0, 10, 100.0),
+        trade("ahead", 5, 0, 101.0),  # the newest event less the delay (10:03) passes the 10:00 window's end
+        trade("back-in-10-00", 0, 40, 102.0),  # late for 10:03, not for the watermark Spark applies (09:58:10)
+        trade("moves-the-watermark", 10, 0, 103.0),
+        trade("filler", 10, 5, 101.5),  # its batch's watermark: 10:10 - 2 min = 10:08
+        trade("too-late", 1, 30, 99.0),  # 10:01:30 < 10:08: dropped
+        trade("late-but-within", 9, 30, 102.0),  # 10:09:30 >= 10:08:05: counted
+    ]
+    publish(stack.bootstrap_servers, topic, events)
     result = run_module(
         "streaming",
         "--available-now",
+        "--windows",
+        "1 minute,5 minutes,60 seconds",  # 60 seconds is 1 minute again: counted once
         "--watermark",
         "2 minutes",
         "--max-offsets-per-trigger",
         "1",
         env=pipeline_env(topic),
     )
+    assert "windows 1 minute, 5 minutes," in result.stderr
     dropped = [int(n) for n in re.findall(r"aggregates batch \d+: .*, (\d+) dropped as late", result.stderr)]
-    assert sum(dropped) == 1 and dropped.count(1) == 1, result.stderr
-    minutes = {
-        (key[1].minute, (key[2] - key[1]).seconds // 60): row["event_count"] for key, row in table_rows(db).items()
-    }
-    assert minutes == {(0, 1): 1, (0, 5): 1, (10, 1): 2, (10, 5): 2, (9, 1): 1, (5, 5): 1}
+    # Spark may drop the trade back in 10:00 as late, or count it; the window never loses the first trade.
+    late = {1: {"too-late"}, 2: {"too-late", "back-in-10-00"}}[sum(dropped)]
+    counted = [e for e in events if e["id"] not in late]
+    assert_rows_match(table_rows(db), reference_aggregates(counted, [60, 300]))
+    assert late == {"too-late"}  # what Spark 4.2 does: the trade back in 10:00 counts

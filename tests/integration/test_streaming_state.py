@@ -1,17 +1,19 @@
-"""The job's state stays bounded by the watermark after hours of event time in micro-batches: the ids
+"""The job's state stays bounded by the watermark after an hour of event time in micro-batches: the ids
 Spark keeps for de-duplication and the windows the sink keeps in stock_window_state."""
 
+import json
 import re
+from datetime import UTC, datetime
 
 from common.contract import build_trade_message
 from tests.helpers import BASE, publish, run_module
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "TSLA", "AMZN", "META", "NVDA", "NFLX"]
-HOURS, EVERY_MS = 3, 2_000  # one trade per symbol every 2 s: 43,200 trades
+HOURS, EVERY_MS, PER_BATCH = 1, 2_000, 1_000  # one trade per symbol every 2 s: 14,400 trades, 15 batches
 
 
-def test_state_after_three_hours_of_event_time_holds_only_what_the_watermark_allows(
-    stack, db, topic_factory, pipeline_env
+def test_state_after_an_hour_of_event_time_holds_only_what_the_watermark_allows(
+    stack, db, topic_factory, pipeline_env, tmp_path
 ):
     topic = topic_factory("state")
     events = [
@@ -34,24 +36,32 @@ def test_state_after_three_hours_of_event_time_holds_only_what_the_watermark_all
         "--watermark",
         "2 minutes",
         "--max-offsets-per-trigger",
-        "4000",
+        str(PER_BATCH),
         env=pipeline_env(topic),
     )
     batches = re.findall(
         r"aggregates batch \d+: (\d+) rows in .*, (\d+) dropped as late, (\d+) ids in state", result.stderr
     )
-    assert sum(int(rows) for rows, _, _ in batches) == len(events) and len(batches) >= 11
+    assert sum(int(rows) for rows, _, _ in batches) == len(events) and len(batches) >= 15
     assert sum(int(dropped) for _, dropped, _ in batches) == 0
     # An id is kept until the watermark (2 minutes behind the newest event of the batches before) passes
-    # its time plus 2 minutes: the batch just read (4,000) and about 4 minutes of trades before it (960),
-    # against 43,200 read.
-    assert max(int(ids) for _, _, ids in batches) <= 4000 + len(SYMBOLS) * 4 * 60_000 // EVERY_MS
+    # its time plus 2 minutes: the batch just read and about 4 minutes of trades before it (960), against
+    # 14,400 read.
+    assert max(int(ids) for _, _, ids in batches) <= PER_BATCH + len(SYMBOLS) * 4 * 60_000 // EVERY_MS
+    # The sink keeps a window's state until it ends by a batch's watermark (Spark judges the next batch's
+    # late events by it): exactly the windows ending after the last batch's watermark.
+    offsets = tmp_path / "checkpoints" / topic / "aggregates" / "offsets"
+    last = max(int(entry.name) for entry in offsets.glob("[0-9]*"))
+    metadata = json.loads((offsets / str(last)).read_text().splitlines()[1])
+    watermark = datetime.fromtimestamp(metadata["batchWatermarkMs"] / 1000, UTC)
     with db.cursor() as cursor:
-        cursor.execute("SELECT window_end - window_start, count(*) FROM stock_window_state GROUP BY 1 ORDER BY 1")
-        kept = {size.total_seconds(): count for size, count in cursor.fetchall()}
-        cursor.execute("SELECT count(*) FROM stock_aggregates")
-        (windows,) = cursor.fetchone()
-    assert windows == len(SYMBOLS) * HOURS * (60 + 12)  # every 1- and 5-minute window is in the table
-    # Only windows that end after the watermark of the last batch: at most the last 3 minutes (1-minute
-    # windows) and the last two 5-minute windows of each symbol.
-    assert kept[60.0] <= len(SYMBOLS) * 3 and kept[300.0] <= len(SYMBOLS) * 2
+        cursor.execute("SELECT symbol, window_start, window_end FROM stock_window_state")
+        kept = set(cursor.fetchall())
+        cursor.execute("SELECT symbol, window_start, window_end FROM stock_aggregates")
+        windows = set(cursor.fetchall())
+    assert len(windows) == len(SYMBOLS) * HOURS * (60 + 12)  # every 1- and 5-minute window is in the table
+    assert kept == {w for w in windows if w[2] > watermark}
+    # A batch holds 1,000 / 8 x 2 s ~ 4.2 minutes of trades: with the 2-minute delay, at most 8 one-minute
+    # and 3 five-minute windows per symbol are open.
+    sizes = [(end - start).total_seconds() for _, start, end in kept]
+    assert 0 < sizes.count(60.0) <= len(SYMBOLS) * 8 and sizes.count(300.0) <= len(SYMBOLS) * 3

@@ -73,7 +73,7 @@ def sample_events():
 
 def write_partials(stack, frame, batch_id=0) -> list:
     """Write a frame of window partials through the job's sink (one batch); the rejects it held."""
-    rows = BatchRows.from_window_partials(frame.collect(), watermark_ms=None)  # no late data here
+    rows = BatchRows.from_window_partials(frame.collect(), closed_before_ms=None)  # no window closed
     sink = PostgresSink(stack.database_url)
     try:
         sink.write(Batch("transforms", "aggregates", batch_id), rows)

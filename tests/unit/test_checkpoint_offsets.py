@@ -1,14 +1,16 @@
-"""A batch's size in records, from the checkpoint's offset log (streaming/job.py), which picks its plan."""
+"""A batch's size in records, which picks its plan, and its watermark, which closes windows, from the
+checkpoint's offset log (streaming/job.py)."""
 
 import json
 
-from streaming.job import batch_records, offsets_between
+from streaming.job import batch_records, batch_watermark_ms, offsets_between
 
 
-def write_offsets(checkpoint, batch_id, offsets):
+def write_offsets(checkpoint, batch_id, offsets, watermark_ms=0):
     log = checkpoint / "offsets"
     log.mkdir(parents=True, exist_ok=True)
-    (log / str(batch_id)).write_text("v1\n" + json.dumps({"batchWatermarkMs": 0}) + "\n" + json.dumps(offsets))
+    metadata = {"batchWatermarkMs": watermark_ms, "batchTimestampMs": 1_795_168_900_000, "conf": {}}
+    (log / str(batch_id)).write_text("v1\n" + json.dumps(metadata) + "\n" + json.dumps(offsets))
 
 
 def test_records_between_two_offset_entries_sum_over_partitions():
@@ -31,3 +33,12 @@ def test_the_first_batch_and_a_missing_entry_have_no_known_size(tmp_path):
     write_offsets(tmp_path, 0, {"trades": {"0": 10}})
     assert batch_records(tmp_path, 0) is None  # it starts from the earliest offsets, not logged
     assert batch_records(tmp_path, 3) is None
+
+
+def test_a_batch_watermark_is_read_from_its_own_entry(tmp_path):
+    write_offsets(tmp_path, 4, {"trades": {"0": 10}}, watermark_ms=1_795_168_680_000)
+    write_offsets(tmp_path, 5, {"trades": {"0": 11}}, watermark_ms=1_795_168_860_000)
+    assert batch_watermark_ms(tmp_path, 5) == 1_795_168_860_000
+    assert batch_watermark_ms(tmp_path, 6) is None  # not logged: nothing is closed
+    (tmp_path / "offsets" / "7").write_text("v1\n{}\n{}")
+    assert batch_watermark_ms(tmp_path, 7) is None

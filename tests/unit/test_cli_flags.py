@@ -113,3 +113,8 @@ def test_replay_without_a_file_is_a_usage_error():
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == "python -m producer: error: --source replay needs --file"
+
+
+def test_a_window_size_given_twice_counts_once_in_its_first_spelling():
+    options = parse_streaming_args(["--windows", "1 minute,5 minutes,60 seconds,300 seconds,2 minutes"])
+    assert options.windows == ("1 minute", "5 minutes", "2 minutes")
