@@ -96,12 +96,23 @@ class AnswerCache:
         self._refresher: threading.Thread | None = None
 
     def current_version(self) -> int:
-        """The data version, read again when the last read is check_seconds old."""
+        """The data version, read again when the last read is check_seconds old; never older than a
+        version seen before."""
+        return self._current()[0]
+
+    def _current(self) -> tuple[int, int]:
+        """The data version (as current_version) and the generation of the answers kept for it, taken
+        together: the answers may be dropped for a newer version right after."""
         with self._lock:
             if self._clock() - self._checked_at < self.check_seconds and self._version is not None:
-                return self._version
+                return self._version, self._generation
         version = self.read_version()  # outside the lock: a slow database must not hold every thread
         with self._lock:
+            if self._version is not None and version < self._version:
+                # The version only grows: this read's snapshot is older than the one that found the
+                # stored version, though it ended later. It tells nothing about the present, so the
+                # version, its answers and when it was last seen (_checked_at) stay as they are.
+                return self._version, self._generation
             last_seen_before, self._checked_at = self._checked_at, self._clock()
             changed = version != self._version
             if changed or self._checked_at - self._cleared_at >= self.max_age_seconds:
@@ -113,7 +124,7 @@ class AnswerCache:
                 self._answers = OrderedDict()
                 self._cleared_at = self._checked_at
                 self._generation += 1
-            return version
+            return version, self._generation
 
     def answer(
         self,
@@ -215,13 +226,15 @@ class AnswerCache:
         while True:
             watched = self._still_watched()
             try:
-                version = self.current_version()
+                # with its generation: read apart, a newer version's generation could be taken for
+                # this version's, and the newer version's answers never refreshed
+                version, generation = self._current()
             except Exception:
                 log.debug("reading the data version failed", exc_info=True)
                 time.sleep(max(self.check_seconds, 1))
                 continue
-            if self._generation != refreshed:
-                refreshed = self._generation
+            if generation != refreshed:
+                refreshed = generation
                 for key, recompute in watched:
                     if self._version != version:
                         break  # a newer version came: refreshed on the next turn

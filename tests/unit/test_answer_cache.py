@@ -164,6 +164,42 @@ def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computa
     assert database.computed == 1 and len(answers) == 8 and len({a.body for a in answers}) == 1
 
 
+def test_a_slow_read_of_an_older_version_never_takes_the_cache_back():
+    clock, database = Clock(), Database()
+    slow_read_seen, release = threading.Event(), threading.Event()
+
+    def read_version():
+        """The thread named "slow reader" returns the version its read saw only once released."""
+        seen = database.read_version()
+        if threading.current_thread().name == "slow reader":
+            slow_read_seen.set()
+            assert release.wait(5)
+        return seen
+
+    cache = AnswerCache(read_version, stale_seconds=0.25, clock=clock)  # checks every 0.1
+    cache.answer("/api/latest", database.compute)  # version 1 seen at 0
+    clock.now = 1
+    slow_returned = []
+    slow = threading.Thread(target=lambda: slow_returned.append(cache.current_version()), name="slow reader")
+    slow.start()
+    assert slow_read_seen.wait(5)  # its read saw version 1 and is still under way
+    database.version = 2
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 2"  # read at 1, kept
+    clock.now = 1.05
+    release.set()  # the slow read returns version 1, after version 2 was stored
+    slow.join(5)
+    assert slow_returned == [2]
+
+    def not_again():
+        raise AssertionError("the version-2 answer was dropped")
+
+    reads = database.version_reads
+    assert cache.answer("/api/latest", not_again, previous_allowed=False).body == b"answer at version 2"
+    assert database.version_reads == reads
+    clock.now = 1.12  # check_seconds after version 2 was read: the slow read did not count as a look
+    assert cache.current_version() == 2 and database.version_reads == reads + 1
+
+
 def test_when_the_computation_fails_the_waiting_requests_compute_on_their_own():
     database = Database()
     cache = AnswerCache(database.read_version, stale_seconds=10)
