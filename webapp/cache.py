@@ -53,6 +53,7 @@ class _Computation:
     def __init__(self):
         self.done = threading.Event()
         self.answer: Answer | None = None
+        self.waiting = 0  # the requests waiting for it now
 
 
 class AnswerCache:
@@ -155,6 +156,11 @@ class AnswerCache:
                 self._watched.move_to_end(key)
             return found
 
+    def waiting(self, key: str) -> int:
+        """How many requests wait for an answer for `key` being computed (0 when none is)."""
+        with self._lock:
+            return sum(computing.waiting for (k, _), computing in self._computing.items() if k == key)
+
     def _kept_locked(self, key: str, previous_allowed: bool) -> Answer | None:
         found = self._answers.get(key)
         if found is not None:
@@ -175,8 +181,12 @@ class AnswerCache:
             first = computing is None
             if computing is None:
                 computing = self._computing[(key, version)] = _Computation()
+            else:
+                computing.waiting += 1
         if not first:
             computing.done.wait(COMPUTE_WAIT_SECONDS)
+            with self._lock:
+                computing.waiting -= 1
             if computing.answer is not None:
                 return computing.answer
             # the first request failed or is stuck: this one computes (and fails) on its own

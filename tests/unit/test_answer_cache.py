@@ -142,26 +142,36 @@ def test_requests_arriving_while_an_answer_is_computed_wait_for_that_one_computa
     database = Database()
     cache = AnswerCache(database.read_version, stale_seconds=10)
     started, release = threading.Event(), threading.Event()
+    computed_by = []
 
     def slow_compute():
+        computed_by.append("first")
         started.set()
-        release.wait(5)
+        assert release.wait(5)
+        return database.compute()
+
+    def compute_on_its_own():
+        computed_by.append("another")
         return database.compute()
 
     answers = []
     first = threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot", slow_compute)))
     first.start()
-    started.wait(5)
+    assert started.wait(5)
     others = [
-        threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot", database.compute)))
+        threading.Thread(target=lambda: answers.append(cache.answer("/api/snapshot", compute_on_its_own)))
         for _ in range(7)
     ]
     for thread in others:
         thread.start()
-    release.set()
-    for thread in [first, *others]:
-        thread.join(5)
-    assert database.computed == 1 and len(answers) == 8 and len({a.body for a in answers}) == 1
+    try:  # released only once every other request waits for the first one's computation
+        wait_until(lambda: cache.waiting("/api/snapshot") == 7, 5, "7 requests waiting", interval=0.01)
+    finally:
+        release.set()
+        for thread in [first, *others]:
+            thread.join(5)
+    assert computed_by == ["first"] and database.computed == 1
+    assert len(answers) == 8 and {a.body for a in answers} == {b"answer at version 1"}
 
 
 def test_a_slow_read_of_an_older_version_never_takes_the_cache_back():
