@@ -2,7 +2,14 @@
 -- |close / open - 1| * 100 >= stocks.spike_threshold_pct (default 2). Measured within the candle,
 -- so a gap (missing candles, a night) never makes a spike, and the first candle can be one.
 -- Another threshold for a session:  SET stocks.spike_threshold_pct = 1.5;
+-- The candles that moved at least 2 % are also in a partial index, newest first per window size: the
+-- webapp finds the newest spikes of all symbols as its first entries (webapp/queries.py, SPIKES)
+-- instead of scanning back through every candle until enough are found.
 -- Idempotent: safe to apply again.
+CREATE INDEX IF NOT EXISTS stock_aggregates_spikes_idx
+    ON stock_aggregates ((window_end - window_start), window_start DESC, symbol DESC)
+    WHERE abs(close_price / open_price - 1) * 100 >= 2;
+
 CREATE OR REPLACE VIEW price_spikes AS
 SELECT
     symbol,

@@ -13,6 +13,9 @@
 --                   rejected_events, in the writing transaction (so a reader sees the new number
 --                   exactly when it can see the new rows), and when the aggregates were last written.
 --                   The webapp keys its cached answers on it.
+-- Writers of stock_aggregates are serialized by the data_version row lock, taken first by every
+-- trigger, and an INSERT ... ON CONFLICT DO UPDATE (which fires the UPDATE and then the INSERT
+-- statement trigger) refreshes each series and bumps the version once.
 -- Idempotent: safe to apply again; the first application fills candle_indicators_state and
 -- symbol_summary from the rows already there.
 
@@ -124,15 +127,24 @@ $$;
 
 -- Statement triggers: `changed_rows` is the transition table (new rows, or old ones for a DELETE;
 -- an UPDATE also passes its old rows as `old_rows`, in case a key changed).
+-- An INSERT ... ON CONFLICT DO UPDATE fires the AFTER UPDATE statement trigger, then the AFTER INSERT
+-- one, each with its own rows. Both fire once the statement has written every row, so the UPDATE
+-- trigger's refresh already read the inserted rows of each series it refreshed: it records those
+-- series and their first starts in the transaction-local setting stocks.serving_refreshed, and the
+-- INSERT trigger refreshes only the series it does not cover from an earlier or equal start, and does
+-- not bump the version again. The BEFORE INSERT trigger clears the setting at the start of every
+-- INSERT statement (an ON CONFLICT one fires it before any row is written), so the INSERT trigger
+-- finds only its own statement's record.
 CREATE OR REPLACE FUNCTION stock_aggregates_changed()
 RETURNS trigger
 LANGUAGE plpgsql
 SET jit = off
 AS $$
 DECLARE
-    symbols text[];
-    sizes   interval[];
-    starts  timestamptz[];
+    symbols   text[];
+    sizes     interval[];
+    starts    timestamptz[];
+    refreshed jsonb;  -- what the UPDATE trigger of this INSERT ... ON CONFLICT statement refreshed
 BEGIN
     -- Each touched series from its earliest changed candle. (Each transition table is named in its
     -- own branch: a statement naming a table the trigger does not pass fails when it runs.)
@@ -149,8 +161,42 @@ BEGIN
               FROM changed_rows
               GROUP BY 1, 2) series;
     END IF;
+    IF symbols IS NULL THEN  -- the statement changed no row
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        refreshed := nullif(current_setting('stocks.serving_refreshed', true), '')::jsonb;
+    END IF;
+    IF refreshed IS NULL THEN
+        -- First, before reading anything: the row lock on data_version, held to commit, serializes the
+        -- writers of stock_aggregates. Two at once would otherwise refresh one series side by side,
+        -- each blind to the other's uncommitted rows and state: one seeds its EMAs from a candle the
+        -- other is rewriting, or both insert the same state rows (a unique violation). Every writing
+        -- transaction took this lock anyway, at the end of the trigger, so taking it first costs no
+        -- concurrency; one lock, so no deadlock between triggers. Once it is granted, each statement
+        -- of the refresh takes a new snapshot (READ COMMITTED, a VOLATILE function) and sees the
+        -- other writer's committed rows and state.
+        UPDATE data_version
+        SET version = version + 1,
+            newest_update = CASE WHEN TG_OP = 'DELETE' THEN newest_update
+                                 ELSE greatest(newest_update, (SELECT max(updated_at) FROM changed_rows)) END;
+    ELSE
+        -- The same statement's UPDATE trigger took the lock and bumped the version.
+        UPDATE data_version SET newest_update = (SELECT max(updated_at) FROM changed_rows)
+        WHERE newest_update IS NULL OR newest_update < (SELECT max(updated_at) FROM changed_rows);
+        SELECT array_agg(t.symbol), array_agg(t.size), array_agg(t.first_start) INTO symbols, sizes, starts
+        FROM unnest(symbols, sizes, starts) AS t (symbol, size, first_start)
+        WHERE NOT EXISTS (
+            SELECT FROM jsonb_to_recordset(refreshed) AS r (symbol text, size interval, first_start timestamptz)
+            WHERE r.symbol = t.symbol AND r.size = t.size AND r.first_start <= t.first_start);
+    END IF;
     IF symbols IS NOT NULL THEN
         PERFORM refresh_candle_indicators(symbols, sizes, starts);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM set_config('stocks.serving_refreshed',
+                           (SELECT jsonb_agg(t)::text FROM unnest(symbols, sizes, starts) AS t (symbol, size, first_start)),
+                           true);
     END IF;
     IF TG_OP = 'DELETE' THEN
         DELETE FROM symbol_summary WHERE symbol IN (SELECT symbol FROM changed_rows);
@@ -165,10 +211,16 @@ BEGIN
         SET newest_window_end = greatest(s.newest_window_end, excluded.newest_window_end),
             updated_at = greatest(s.updated_at, excluded.updated_at);
     END IF;
-    UPDATE data_version
-    SET version = version + 1,
-        newest_update = CASE WHEN TG_OP = 'DELETE' THEN newest_update
-                             ELSE greatest(newest_update, (SELECT max(updated_at) FROM changed_rows)) END;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION stock_aggregates_inserting()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM set_config('stocks.serving_refreshed', '', true);
     RETURN NULL;
 END
 $$;
@@ -194,6 +246,8 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE TRIGGER stock_aggregates_inserting BEFORE INSERT ON stock_aggregates
+    FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_inserting();
 CREATE OR REPLACE TRIGGER stock_aggregates_inserted AFTER INSERT ON stock_aggregates
     REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION stock_aggregates_changed();
 CREATE OR REPLACE TRIGGER stock_aggregates_updated AFTER UPDATE ON stock_aggregates
@@ -210,13 +264,13 @@ CREATE OR REPLACE TRIGGER rejected_events_changed AFTER INSERT OR UPDATE OR DELE
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM candle_indicators_state) AND EXISTS (SELECT FROM stock_aggregates) THEN
+        UPDATE data_version SET version = version + 1,  -- first: the writers' lock (see above)
+                                newest_update = (SELECT max(updated_at) FROM stock_aggregates);
         PERFORM refresh_candle_indicators(array_agg(symbol), array_agg(size), array_agg('-infinity'::timestamptz))
         FROM (SELECT DISTINCT symbol, window_end - window_start AS size FROM stock_aggregates) series;
         INSERT INTO symbol_summary (symbol, newest_window_end, updated_at)
         SELECT symbol, max(window_end), max(updated_at) FROM stock_aggregates GROUP BY symbol
         ON CONFLICT (symbol) DO NOTHING;
-        UPDATE data_version SET version = version + 1,
-                                newest_update = (SELECT max(updated_at) FROM stock_aggregates);
     END IF;
 END
 $$;

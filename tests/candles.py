@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from psycopg2.extras import execute_values
+
 
 def candle(symbol: str, start: datetime, minutes: int, open_price: float, close_price: float) -> dict:
     """A candle row with the columns the analytics views read."""
@@ -33,28 +35,37 @@ def random_series(
     return rows
 
 
-def insert_candles(db, candles: list[dict]) -> None:
-    """Insert candles, with the other columns made consistent with open and close."""
-    with db.cursor() as cursor:
-        for c in candles:
-            low, high = sorted((c["open_price"], c["close_price"]))
-            cursor.execute(
-                "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
-                " close_price, avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL, 2, NULL, NULL, %s, %s)"
-                " ON CONFLICT (symbol, window_start, window_end) DO UPDATE SET open_price = EXCLUDED.open_price,"
-                " close_price = EXCLUDED.close_price, high_price = EXCLUDED.high_price,"
-                " low_price = EXCLUDED.low_price, updated_at = now()",
-                (
-                    c["symbol"],
-                    c["window_start"],
-                    c["window_end"],
-                    c["open_price"],
-                    high,
-                    low,
-                    c["close_price"],
-                    (low + high) / 2,
-                    c["window_start"],
-                    c["window_end"] - timedelta(seconds=1),
-                ),
+def insert_candles(db, candles: list[dict], per_statement: int = 1) -> None:
+    """Insert candles, or rewrite those already there, `per_statement` in each INSERT ... ON CONFLICT
+    statement (no candle twice in one statement), with the other columns made consistent with open
+    and close."""
+    rows = []
+    for c in candles:
+        low, high = sorted((c["open_price"], c["close_price"]))
+        rows.append(
+            (
+                c["symbol"],
+                c["window_start"],
+                c["window_end"],
+                c["open_price"],
+                high,
+                low,
+                c["close_price"],
+                (low + high) / 2,
+                c["window_start"],
+                c["window_end"] - timedelta(seconds=1),
             )
+        )
+    with db.cursor() as cursor:
+        execute_values(
+            cursor,
+            "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
+            " close_price, avg_price, price_stddev, event_count, volume, vwap, first_event_at, last_event_at)"
+            " VALUES %s"
+            " ON CONFLICT (symbol, window_start, window_end) DO UPDATE SET open_price = EXCLUDED.open_price,"
+            " close_price = EXCLUDED.close_price, high_price = EXCLUDED.high_price,"
+            " low_price = EXCLUDED.low_price, updated_at = now()",
+            rows,
+            template="(%s, %s, %s, %s, %s, %s, %s, %s, NULL, 2, NULL, NULL, %s, %s)",
+            page_size=per_statement,
+        )

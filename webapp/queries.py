@@ -106,8 +106,34 @@ def indicators_query(fields: str) -> TextClause:
 
 INDICATORS_FOR_SYMBOL = indicators_query(INDICATOR_FIELDS)
 
-SPIKES = newest_oldest_first(
-    SPIKE_FIELDS, "price_spikes", f"{VIEW_WINDOW_SIZE} AND (CAST(:symbol AS text) IS NULL OR symbol = :symbol)"
+# The newest spikes of the view, :limit at most, oldest first. Those that moved 2 % or more are the first
+# entries of the partial index of sql/008 (the first branch repeats its predicate, so that the planner
+# may read it), whatever the history; a scan back through every candle until enough spikes turned up
+# grew with the history. The second branch adds the smaller moves when the session's threshold is
+# below 2 % (stocks.spike_threshold_pct, as the view reads it), and otherwise stops at that condition
+# before reading a row.
+SPIKE_CONDITION = f"{VIEW_WINDOW_SIZE} AND (CAST(:symbol AS text) IS NULL OR symbol = :symbol) AND {SINCE}"
+INDEXED_SPIKE = "abs(close_price / open_price - 1) * 100 >= 2"
+THRESHOLD_BELOW_INDEX = (
+    "coalesce(nullif(current_setting('stocks.spike_threshold_pct', true), '')::double precision, 2) < 2"
+)
+SPIKES = text(
+    f"""
+    SELECT * FROM (
+        (SELECT {SPIKE_FIELDS} FROM price_spikes
+         WHERE {SPIKE_CONDITION} AND {INDEXED_SPIKE}
+         ORDER BY window_start DESC, symbol DESC
+         LIMIT :limit)
+        UNION ALL
+        (SELECT {SPIKE_FIELDS} FROM price_spikes
+         WHERE {SPIKE_CONDITION} AND NOT {INDEXED_SPIKE} AND {THRESHOLD_BELOW_INDEX}
+         ORDER BY window_start DESC, symbol DESC
+         LIMIT :limit)
+        ORDER BY window_start DESC, symbol DESC
+        LIMIT :limit
+    ) newest
+    ORDER BY window_start, symbol
+    """
 )
 
 # The view top_movers, for one window size, from index probes: per symbol and period its first and

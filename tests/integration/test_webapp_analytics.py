@@ -5,9 +5,10 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from reference import analytics as reference
-from tests.candles import insert_candles, random_series
+from tests.candles import candle, insert_candles, random_series
 from webapp.queries import as_json_value
 
 START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -64,6 +65,77 @@ def test_spikes_of_a_window_size_oldest_first_by_symbol_and_since(client, candle
     ]
     newest = client.get("/api/spikes?limit=1").get_json()
     assert [(r["symbol"], r["window_start"]) for r in newest] == [(one_minute[-1][0], as_json_value(one_minute[-1][1]))]
+
+
+def test_spikes_under_a_lower_threshold_set_for_the_webapps_sessions_are_still_the_views(make_app, candles):
+    app = make_app()
+
+    def lower_threshold(connection, _record):
+        with connection.cursor() as cursor:
+            cursor.execute("SET stocks.spike_threshold_pct = 0.5")
+
+    event.listen(app.extensions["db_engine"], "connect", lower_threshold)
+    rows = app.test_client().get("/api/spikes?window=1m&limit=2000").get_json()
+    lower = reference.spikes(candles, threshold_pct=0.5)
+    one_minute = sorted((k for k in lower if k[2] - k[1] == MINUTE), key=lambda k: (k[1], k[0]))
+    assert len(one_minute) > len([k for k in reference.spikes(candles) if k[2] - k[1] == MINUTE])
+    assert [(r["symbol"], r["window_start"]) for r in rows] == [(k[0], as_json_value(k[1])) for k in one_minute]
+
+
+def rows_read(db, statement: str, parameters) -> tuple[int, set[str]]:
+    """The rows a statement's plan read from stock_aggregates (returned or filtered out), and the
+    indexes it read them through (or the other way it read them)."""
+    with db.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        plan = cursor.fetchone()[0]
+    nodes, stack, read, indexes = [], [plan[0]["Plan"]], 0, set()
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.get("Plans", []))
+        if node.get("Relation Name") == "stock_aggregates" and node["Actual Loops"]:  # one that ran
+            removed = node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+            read += (node["Actual Rows"] + removed) * node["Actual Loops"]
+            indexes.add(node.get("Index Name", node["Node Type"]))
+    return read, indexes
+
+
+def test_the_newest_spikes_of_all_symbols_read_as_many_rows_whatever_the_history(db, make_app):
+    spikes = [
+        candle(symbol, START + n * MINUTE, 1, 100.0, 103.0 if n % 2 else 97.5)
+        for n in range(30)
+        for symbol in ("AAPL", "MSFT")
+    ]
+    insert_candles(db, spikes, per_statement=100)
+    app = make_app()
+    statements = []
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", lambda *args: statements.append(args[2:4]))
+    rows = app.test_client().get("/api/spikes?window=1m&limit=20").get_json()
+    newest = sorted(spikes, key=lambda c: (c["window_start"], c["symbol"]))[-20:]
+    assert [(r["symbol"], r["window_start"]) for r in rows] == [
+        (c["symbol"], as_json_value(c["window_start"])) for c in newest
+    ]
+    [(statement, parameters)] = [s for s in statements if "price_spikes" in s[0]]
+
+    def add_calm_candles(count: int, after: int) -> None:
+        """`count` 1-minute candles that moved 0.5 %, newer than the spikes, of four symbols."""
+        with db.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO stock_aggregates (symbol, window_start, window_end, open_price, high_price, low_price,"
+                " close_price, avg_price, event_count, first_event_at, last_event_at)"
+                " SELECT 'CALM' || i %% 4, t, t + interval '1 minute', 100, 100.5, 100, 100.5, 100.2, 2, t, t"
+                " FROM generate_series(%s, %s) i, LATERAL (SELECT %s + (i / 4) * interval '1 minute' AS t) s",
+                (after, after + count - 1, START + 30 * MINUTE),
+            )
+        with db.cursor() as cursor:
+            cursor.execute("ANALYZE stock_aggregates")
+
+    add_calm_candles(1_000, after=0)
+    read_short, indexes = rows_read(db, statement, parameters)
+    add_calm_candles(19_000, after=1_000)
+    read_long, _ = rows_read(db, statement, parameters)
+    assert read_short == read_long == 20
+    assert indexes == {"stock_aggregates_spikes_idx"}
 
 
 def test_movers_of_the_last_hour_then_of_the_day(client, candles):

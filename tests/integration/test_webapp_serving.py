@@ -196,13 +196,14 @@ def test_indicators_stay_exact_through_late_candles_rewrites_and_deletes(db, mak
     series = random_series("AAPL", START, 1, 60, seed=21, gap_every=7)
     insert_candles(db, series[:40])
     insert_candles(db, series[50:])  # a hole ...
-    insert_candles(db, series[40:50])  # ... filled late: every later candle's EMA changes
     rewritten = [{**c, "close_price": round(c["close_price"] * 1.01, 2)} for c in series[10:12]]
-    insert_candles(db, rewritten)  # an upsert changes two old closes
+    insert_candles(db, rewritten, per_statement=2)  # one upsert changes two old closes
     with db.cursor() as cursor:
         cursor.execute(
             "DELETE FROM stock_aggregates WHERE symbol = 'AAPL' AND window_start = %s", (series[30]["window_start"],)
         )
+    # ... filled late, last (no later write recomputes it), ten candles in one statement: every later EMA changes
+    insert_candles(db, series[40:50], per_statement=10)
     remaining = [c for c in series if c["window_start"] != series[30]["window_start"]]
     remaining = [next((r for r in rewritten if r["window_start"] == c["window_start"]), c) for c in remaining]
     expected = reference.indicators(remaining)
