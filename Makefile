@@ -37,7 +37,8 @@ fmt: venv  ## format the code and apply ruff's safe fixes
 bench: setup  ## the benchmarks on a private local stack (about 50 minutes); report in bench/results/ and README
 	@$(PY) -m bench
 
-bench-quick: setup  ## the same benchmarks, one run each at smaller sizes (a few minutes)
+bench-quick: setup  ## the harness's smoke tests (pytest -m bench), then the benchmarks, one run each at smaller sizes
+	@$(PY) -m pytest -m bench -q
 	@$(PY) -m bench --quick
 
 chaos: setup  ## the long fault tests (60 s outages, many kills, every Kafka node killed in turn); counts in var/fault-counts.log

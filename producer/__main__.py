@@ -18,7 +18,7 @@ from producer.finnhub_rest import FinnhubQuoteSource
 from producer.finnhub_ws import FinnhubTradeStream
 from producer.loop import run_cycles
 from producer.publisher import Publisher
-from producer.ratelimit import finnhub_limiter
+from producer.ratelimit import FINNHUB_MINUTE, finnhub_limiter
 from producer.replay import ReplaySource
 from producer.source import PollingSource, Source
 from producer.synthetic import SyntheticSource
@@ -66,6 +66,9 @@ def parse_args(argv):
         type=flags.writable_file,
         help="also append every message queued for Kafka to this JSONL file (dead letters excepted)",
     )
+    # A test hook, not part of the command line's contract: the window of the per-minute limit, so
+    # tests can spend and wait out a "minute" of Finnhub calls in seconds.
+    parser.add_argument("--limit-window", type=flags.positive_number, default=FINNHUB_MINUTE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.source == "replay" and args.file is None:
         parser.error("--source replay needs --file")
@@ -91,7 +94,7 @@ def build_source(args, settings) -> Source:
     if source == "finnhub-ws":
         return FinnhubTradeStream(symbols, settings.finnhub_api_key, settings.finnhub_ws_url)
     limiter = finnhub_limiter(
-        settings.finnhub_max_calls_per_minute, settings.finnhub_max_calls_per_second, len(symbols)
+        settings.finnhub_max_calls_per_minute, settings.finnhub_max_calls_per_second, len(symbols), args.limit_window
     )
     return FinnhubQuoteSource(
         symbols,
@@ -99,6 +102,7 @@ def build_source(args, settings) -> Source:
         settings.finnhub_base_url,
         limiter,
         per_minute=settings.finnhub_max_calls_per_minute,
+        minute=args.limit_window,
         timeout=settings.finnhub_timeout_seconds,
         interval=args.interval or settings.poll_interval_seconds,
     )

@@ -16,7 +16,7 @@ from finnhub.exceptions import FinnhubAPIException, FinnhubRequestException
 from common.contract import build_quote_message, epoch_ms
 from producer.errors import ApiKeyRejected, redact
 from producer.publisher import Publisher, build_dead_letter
-from producer.ratelimit import RateLimiter
+from producer.ratelimit import FINNHUB_MINUTE, RateLimiter
 from producer.retry import RetryPolicy, backoff_delay, parse_retry_after
 from producer.source import CycleResult
 from producer.validation import quote_problem
@@ -49,6 +49,7 @@ class FinnhubQuoteSource:
         limiter: RateLimiter,
         *,
         per_minute: int,
+        minute: float = FINNHUB_MINUTE,
         timeout: float,
         interval: float,
         policy: RetryPolicy = RetryPolicy(),
@@ -59,6 +60,7 @@ class FinnhubQuoteSource:
         self._api_key = api_key
         self._limiter = limiter
         self._per_minute = per_minute
+        self._minute = minute
         self._policy = policy
         self._rng = rng or random.Random()
         self._client = finnhub.Client(api_key=api_key)
@@ -73,7 +75,8 @@ class FinnhubQuoteSource:
 
     def usage(self) -> str:
         """Calls made in the last minute against the limit, for the cycle's log line."""
-        return f"{self._limiter.used(time.monotonic(), 60.0)}/{self._per_minute} calls in the last minute"
+        window = "minute" if self._minute == FINNHUB_MINUTE else f"{self._minute:g} s"
+        return f"{self._limiter.used(time.monotonic(), self._minute)}/{self._per_minute} calls in the last {window}"
 
     def run_cycle(self, publisher: Publisher, stop: threading.Event, deadline: float) -> CycleResult:
         """Poll every symbol once; retries of a symbol stop at `deadline` (the next cycle's start)."""

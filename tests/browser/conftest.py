@@ -1,4 +1,5 @@
-"""Browser-test fixtures: the real app served on a free port, a page in Debian's headless Chromium."""
+"""Browser-test fixtures: the real app served on a free port, a page of its own in Debian's headless
+Chromium, which the session starts once."""
 
 import shutil
 import threading
@@ -32,15 +33,24 @@ def served_app(stack):
     server.shutdown()
 
 
-@pytest.fixture
-def page():
-    """A fresh page of a desktop-sized window."""
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session (launching it took about a second a test)."""
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is not installed: run make setup"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1200, "height": 900})
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page of a desktop-sized window, in its own context (cookies, storage, cache, init
+    scripts), so that the tests sharing the browser stay independent."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture

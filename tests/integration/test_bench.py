@@ -1,5 +1,5 @@
 """A smoke run of the benchmark harness with tiny sizes on the test stack (the real figures come
-from `make bench`, never from `make test`)."""
+from `make bench`). Marked `bench`: `make bench-quick` runs them, `make test` does not."""
 
 import subprocess
 
@@ -13,7 +13,7 @@ from bench.webapi import measure_web_api
 from bench.webpage import measure_web_page
 from common.settings import REPO_ROOT
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(300)]
 
 
 def full_history() -> bool:

@@ -332,35 +332,62 @@ def test_an_exhausted_budget_header_pauses_the_next_call(stack, finnhub_env):
     assert reset <= msft.wall < reset + 1  # waited for the reset (2-3 s), not a fallback second
 
 
+# The per-minute limit's window, shortened through the producer's hidden test hook so that a minute's
+# budget is spent and waited out in seconds; tests/unit/test_ratelimit.py proves the rule at 60 s.
+MINUTE = 5.0
+
+
 def test_no_window_holds_more_calls_than_the_limits_when_requests_take_varying_times(stack, finnhub_env):
     """Finnhub counts a call when it arrives: the fake holds each request on its way in for a varying
-    time. 8 calls at 6 a minute and 2 a second: the 7th waits about a minute, and from the
-    server's arrival times no window of either length may hold more than its limit."""
+    time. 8 calls at 6 a "minute" (of MINUTE seconds) and 2 a second: the 7th waits about a minute,
+    and from the server's arrival times no window of either length may hold more than its limit."""
     transits = itertools.cycle([0.3, 0.0, 0.15, 0.0, 0.05])
     with FakeFinnhub(
         default=lambda s: Reply(body=json.dumps(quote(100.0)), transit=next(transits), delay=0.05)
     ) as fake:
         topic, env = finnhub_env(fake, FINNHUB_MAX_CALLS_PER_MINUTE="6", FINNHUB_MAX_CALLS_PER_SECOND="2")
         result = run_producer(
-            env, "--source", "finnhub", "--symbols", "AAPL,NVDA", "--cycles", "4", "--interval", "0.25"
+            env,
+            "--source",
+            "finnhub",
+            "--symbols",
+            "AAPL,NVDA",
+            "--cycles",
+            "4",
+            "--interval",
+            "0.25",
+            "--limit-window",
+            str(MINUTE),
         )
     assert result.returncode == 0, result.stderr
     arrivals = [r.at for r in fake.requests]
     assert len(arrivals) == 8
     assert most_in_any_window(arrivals, 1.0) == 2
-    assert most_in_any_window(arrivals, 60.0) == 6
+    assert most_in_any_window(arrivals, MINUTE) == 6
+    assert arrivals[6] - arrivals[0] >= MINUTE  # the 7th waited for the minute, not only the second
     assert len(read_messages(stack.bootstrap_servers, topic)) == 8
 
 
 def test_the_default_limits_hold_as_finnhub_counts_when_the_minute_binds(stack, finnhub_env):
-    """30 symbols, 3 cycles: 90 calls asked within a second and a half, with the default limits."""
+    """30 symbols, 3 cycles: 90 calls asked within a second and a half, with the default limits
+    (the minute shortened to MINUTE seconds)."""
     assert (DEFAULTS["FINNHUB_MAX_CALLS_PER_MINUTE"], DEFAULTS["FINNHUB_MAX_CALLS_PER_SECOND"]) == ("60", "30")
     symbols = [f"S{n:02d}" for n in range(30)]
     with FakeFinnhub() as fake:
         topic, env = finnhub_env(fake)
         assert not any(name.startswith("FINNHUB_MAX_CALLS") for name in env)
         result = run_producer(
-            env, "--source", "finnhub", "--symbols", ",".join(symbols), "--cycles", "3", "--interval", "0.5"
+            env,
+            "--source",
+            "finnhub",
+            "--symbols",
+            ",".join(symbols),
+            "--cycles",
+            "3",
+            "--interval",
+            "0.5",
+            "--limit-window",
+            str(MINUTE),
         )
     assert result.returncode == 0, result.stderr
     assert re.search(r"cycles? [\d-]+: \d+ ok, 0 retried, 0 rejected, 0 failed.*, \d+/60 calls", result.stderr)
@@ -368,7 +395,8 @@ def test_the_default_limits_hold_as_finnhub_counts_when_the_minute_binds(stack, 
     arrivals = [r.at for r in fake.requests]
     assert len(arrivals) == 90
     assert most_in_any_window(arrivals, 1.0) == 30
-    assert most_in_any_window(arrivals, 60.0) == 60
+    assert most_in_any_window(arrivals, MINUTE) == 60
+    assert arrivals[60] - arrivals[0] >= MINUTE  # the 61st waited for the minute
     assert len(read_messages(stack.bootstrap_servers, topic)) == 90
 
 

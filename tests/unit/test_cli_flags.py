@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from common.settings import REPO_ROOT
+from common.settings import DEFAULTS, REPO_ROOT, build_settings
 from devstack.process import free_port
+from producer.__main__ import build_source
 from producer.__main__ import parse_args as parse_producer_args
+from producer.finnhub_rest import FinnhubQuoteSource
 from streaming.__main__ import parse_args as parse_streaming_args
 from webapp.__main__ import parse_args as parse_webapp_args
 
@@ -118,3 +120,19 @@ def test_replay_without_a_file_is_a_usage_error():
 def test_a_window_size_given_twice_counts_once_in_its_first_spelling():
     options = parse_streaming_args(["--windows", "1 minute,5 minutes,60 seconds,300 seconds,2 minutes"])
     assert options.windows == ("1 minute", "5 minutes", "2 minutes")
+
+
+def test_the_limit_window_is_a_hidden_test_hook_that_reaches_the_limiter(capsys):
+    """Tests shorten Finnhub's minute with --limit-window; users never see it, and by default it is 60 s."""
+    settings = build_settings({**DEFAULTS, "FINNHUB_API_KEY": "k", "FINNHUB_MAX_CALLS_PER_MINUTE": "2"})
+    with pytest.raises(SystemExit):
+        parse_producer_args(["--help"])
+    assert "limit-window" not in capsys.readouterr().out
+    for argv, window in (([], 60.0), (["--limit-window", "4"], 4.0)):
+        source = build_source(parse_producer_args(["--source", "finnhub", "--symbols", "AAPL", *argv]), settings)
+        assert isinstance(source, FinnhubQuoteSource)
+        source._limiter.begin(0.0)
+        source._limiter.end(0.0)
+        source._limiter.begin(0.0)
+        source._limiter.end(0.0)
+        assert source._limiter.delay(0.0) == window  # two calls fill the "minute": the third waits it out
