@@ -18,31 +18,9 @@ def forget_batches_from(checkpoint, batch_id: int) -> None:
                 entry.unlink()
 
 
-def test_a_second_run_from_a_new_checkpoint_in_many_batches_gives_the_same_table(
-    stack, db, topic_factory, pipeline_env, tmp_path
-):
-    topic = topic_factory("twice")
-    events = trades(3000, seed=1)
-    publish(stack.bootstrap_servers, topic, events)
-    run_module("streaming", "--available-now", "--watermark", "1 hour", env=pipeline_env(topic))
-    first = table_rows(db)
-    assert_rows_match(first, reference_aggregates(events, [60, 300]))
-    with db.cursor() as cursor:
-        cursor.execute("TRUNCATE stock_aggregates")  # so the second run must write every row again
-    again = pipeline_env(topic, CHECKPOINT_DIR=str(tmp_path / "fresh-checkpoint"))
-    # Small batches: every window is folded together from the partials of several batches.
-    result = run_module(
-        "streaming", "--available-now", "--watermark", "1 hour", "--max-offsets-per-trigger", "300", env=again
-    )
-    assert len(re.findall(r"aggregates batch \d+: [1-9]\d* rows in", result.stderr)) == 11  # 3150 / 300
-    assert_rows_match(table_rows(db), first)
-
-
-def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, topic_factory, pipeline_env, tmp_path):
-    topic = topic_factory("garbage")
-    valid = trades(200, seed=3)
-    good = valid[0]
-    garbage = [
+def garbage_after(good: dict) -> tuple[list[bytes], list[bytes | None]]:
+    """Records the job must reject (one valid one among them, with an extra field), and their keys."""
+    values = [
         b"\x00\xff not json",
         json.dumps({**good, "id": "g1", "price": "12.5"}).encode(),
         json.dumps({**good, "id": "g2", "event_time": "yesterday"}).encode(),
@@ -51,29 +29,33 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
         json.dumps({**good, "id": "g5", "pad": "x" * 200_000}).encode(),
         json.dumps({**good, "id": "g6"}).encode(),  # a valid message but with a null key
     ]
-    garbage_keys = [
-        None,
-        b"AAPL",
-        good["symbol"].encode(),
-        good["symbol"].encode(),
-        good["symbol"].encode(),
-        good["symbol"].encode(),
-        None,
-    ]
-    publish(stack.bootstrap_servers, topic, valid[:100])
-    publish(stack.bootstrap_servers, topic, garbage, keys=garbage_keys)
-    publish(stack.bootstrap_servers, topic, valid[100:])
-    env = pipeline_env(topic)
-    run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
-    # A crash after the batch was written but before Spark committed it: the restart reads it again.
-    (written,) = ledger_batches(db)
-    forget_batches_from(tmp_path / "checkpoints" / topic / "aggregates", written[1])
-    replay = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
-    assert f"aggregates batch {written[1]} was written before (a replay after a restart); skipped" in replay.stderr
+    symbol = good["symbol"].encode()
+    return values, [None, symbol, symbol, symbol, symbol, symbol, None]
+
+
+def rejected_reasons(db) -> list[str]:
     with db.cursor() as cursor:
         cursor.execute("SELECT reason, length(raw_value) FROM rejected_events ORDER BY kafka_offset")
         rejected = cursor.fetchall()
-    assert sorted(reason for reason, _ in rejected) == [
+    assert all(length <= 4096 for _, length in rejected)
+    return sorted(reason for reason, _ in rejected)
+
+
+def test_garbage_is_rejected_once_through_a_replay_and_a_new_checkpoint_and_the_table_stays_exact(
+    stack, db, topic_factory, pipeline_env, tmp_path
+):
+    topic = topic_factory("exact")
+    valid = trades(3000, seed=1)
+    garbage, garbage_keys = garbage_after(valid[0])
+    publish(stack.bootstrap_servers, topic, valid[:1500])
+    publish(stack.bootstrap_servers, topic, garbage, keys=garbage_keys)
+    publish(stack.bootstrap_servers, topic, valid[1500:])
+    env = pipeline_env(topic)
+    run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
+    # The 200 kB value is a valid message with an extra field: it counts, like the others.
+    first = table_rows(db)
+    assert_rows_match(first, reference_aggregates([*valid, json.loads(garbage[5])], [60, 300]))
+    reasons = [
         "event_time has the wrong type",
         "key is not the symbol",
         "not a valid JSON object",  # binary junk
@@ -81,9 +63,23 @@ def test_garbage_is_rejected_once_each_and_valid_rows_are_unaffected(stack, db, 
         "price has the wrong type",
         "price is not a finite positive number",  # 1e400 reads as infinity
     ]
-    assert all(length <= 4096 for _, length in rejected)
-    # The 200 kB value is a valid message with an extra field: it counts, like the others.
-    assert_rows_match(table_rows(db), reference_aggregates([*valid, json.loads(garbage[5])], [60, 300]))
+    assert rejected_reasons(db) == reasons
+    # A crash after the batch was written but before Spark committed it: the restart reads it again.
+    (written,) = ledger_batches(db)
+    forget_batches_from(tmp_path / "checkpoints" / topic / "aggregates", written[1])
+    replay = run_module("streaming", "--available-now", "--watermark", "1 hour", env=env)
+    assert f"aggregates batch {written[1]} was written before (a replay after a restart); skipped" in replay.stderr
+    assert rejected_reasons(db) == reasons
+    with db.cursor() as cursor:
+        cursor.execute("TRUNCATE stock_aggregates")  # so the second run must write every row again
+    again = pipeline_env(topic, CHECKPOINT_DIR=str(tmp_path / "fresh-checkpoint"))
+    # Small batches: every window is folded together from the partials of several batches.
+    result = run_module(
+        "streaming", "--available-now", "--watermark", "1 hour", "--max-offsets-per-trigger", "300", env=again
+    )
+    assert len(re.findall(r"aggregates batch \d+: [1-9]\d* rows in", result.stderr)) == 11  # 3157 / 300
+    assert_rows_match(table_rows(db), first)
+    assert rejected_reasons(db) == reasons  # a new checkpoint finds its rejects recorded already
 
 
 def test_out_of_order_events_are_merged_or_dropped_never_lose_a_window_s_trades(stack, db, topic_factory, pipeline_env):

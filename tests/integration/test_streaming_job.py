@@ -80,7 +80,7 @@ def test_a_stop_signal_during_a_batch_lets_it_commit_and_starts_no_other(
     is written and committed, and no other starts: each logged offsets/N has its commits/N and its
     row in the batch ledger."""
     topic = topic_factory("sigterm-mid-batch")
-    publish(stack.bootstrap_servers, topic, trades(30_000, seed=7))
+    publish(stack.bootstrap_servers, topic, trades(10_000, seed=7))  # 10 batches: 3 before the stop, some left
     env = pipeline_env(topic)
     checkpoint = tmp_path / "checkpoints" / topic / "aggregates"
     offsets_log, commits_log = checkpoint / "offsets", checkpoint / "commits"
