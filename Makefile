@@ -20,7 +20,8 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 	@$(PY) -m devstack demo
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
-	@$(PY) -m pytest
+	@# Two workers, a test file each at a time: most of a test's time is waiting on servers and processes.
+	@$(PY) -m pytest -n 2 --dist loadfile
 
 unit: venv  ## the pure tests, no server (seconds)
 	@$(PY) -m pytest tests/unit -q
