@@ -20,8 +20,9 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 	@$(PY) -m devstack demo
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
-	@# Two workers, a test file each at a time: most of a test's time is waiting on servers and processes.
-	@$(PY) -m pytest -n 2 --dist loadfile
+	@# Two workers (most of a test's time is waiting on servers and processes), each given the next test as
+	@# it finishes one, so the long ones spread over both; tests that share a module's servers stay together.
+	@$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: venv  ## the pure tests, no server (seconds)
 	@$(PY) -m pytest tests/unit -q

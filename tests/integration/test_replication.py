@@ -33,6 +33,10 @@ def free_port_run(length: int) -> int:
             return base
 
 
+# Its tests share one three-node cluster: under `make test`'s workers they run on the same one.
+pytestmark = pytest.mark.xdist_group("kafka-cluster")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """Three Kafka nodes, each a broker and a controller voter, on free ports; removed afterwards.
