@@ -20,9 +20,10 @@ demo: setup  ## stack + producer + streaming job + webapp in one terminal; Ctrl-
 	@$(PY) -m devstack demo
 
 test: setup  ## every test: unit, integration (real Kafka, Spark, Postgres) and end to end
-	@# Two workers (most of a test's time is waiting on servers and processes), each given the next test as
-	@# it finishes one, so the long ones spread over both; tests that share a module's servers stay together.
-	@$(PY) -m pytest -n 2 --dist loadgroup
+	@# Two workers (most of a test's time is waiting on servers and processes), each with its own Kafka and
+	@# Postgres and given the next test as it finishes one, so the long ones spread over both; tests that
+	@# share a module's servers stay together. On servers named in the environment, one: tests empty tables.
+	@$(PY) -m pytest -n $(if $(and $(KAFKA_BOOTSTRAP_SERVERS),$(DATABASE_URL)),0,2) --dist loadgroup
 
 unit: venv  ## the pure tests, no server (seconds)
 	@$(PY) -m pytest tests/unit -q
