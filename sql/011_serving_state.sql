@@ -172,8 +172,9 @@ BEGIN
         -- writers of stock_aggregates. Two at once would otherwise refresh one series side by side,
         -- each blind to the other's uncommitted rows and state: one seeds its EMAs from a candle the
         -- other is rewriting, or both insert the same state rows (a unique violation). Every writing
-        -- transaction took this lock anyway, at the end of the trigger, so taking it first costs no
-        -- concurrency; one lock, so no deadlock between triggers. Once it is granted, each statement
+        -- transaction took this lock anyway, at the end of the trigger, until its commit: taken first,
+        -- it only makes two writers' refreshes run one after the other (the point); one lock, so no
+        -- deadlock between triggers. Once it is granted, each statement
         -- of the refresh takes a new snapshot (READ COMMITTED, a VOLATILE function) and sees the
         -- other writer's committed rows and state.
         UPDATE data_version

@@ -89,9 +89,9 @@ FROM merged
 DELETE_CLOSED_STATE = f"""
 DELETE FROM stock_window_state WHERE query_id = %s AND window_end <= {_epoch_ms("%s")}
 """
-# Each job holds a session lock on its query id while connected. Another query's state is an earlier
-# checkpoint's, left behind, once no job holds that lock and that query has written nothing for a while
-# (a job that lost its connection retries for ~30 s, then exits).
+# Each job holds a session lock on its query id from its first write on each connection. Another query's
+# state is an earlier checkpoint's, left behind, once no job holds that query's lock and its newest batch
+# is older than a while (a job that lost its connection retries for ~30 s, then exits).
 QUERY_LOCK = "hashtext('stock_window_state'), hashtext({query_id})"
 LOCK_QUERY = f"SELECT pg_try_advisory_lock({QUERY_LOCK.format(query_id='%s')})"
 DELETE_ABANDONED_STATE = f"""
@@ -99,8 +99,8 @@ DELETE FROM stock_window_state s
 USING (
     SELECT q.query_id
     FROM (SELECT DISTINCT query_id FROM stock_window_state WHERE query_id <> %(query_id)s) q
-    WHERE NOT EXISTS (SELECT FROM streaming_batches b
-                      WHERE b.query_id = q.query_id AND b.committed_at > now() - %(quiet)s * interval '1 second')
+    WHERE coalesce((SELECT b.committed_at FROM streaming_batches b WHERE b.query_id = q.query_id
+                    ORDER BY b.batch_id DESC LIMIT 1), '-infinity') < now() - %(quiet)s * interval '1 second'
     OFFSET 0  -- the lock is tried last, only for quiet queries
 ) quiet
 WHERE s.query_id = quiet.query_id AND pg_try_advisory_xact_lock({QUERY_LOCK.format(query_id="quiet.query_id")})
@@ -178,6 +178,7 @@ class PostgresSink:
         self._connection: PgConnection | None = None
         self._sleep = sleep
         self._clock = clock
+        self._locked: str | None = None  # the query id whose lock this connection holds
         self._cleaned_at: float | None = None  # when abandoned state was last looked for, on this connection
 
     def _connect(self) -> PgConnection:
@@ -186,13 +187,13 @@ class PostgresSink:
             with connection, connection.cursor() as cursor:
                 cursor.execute(CREATE_PARTIALS_STAGING)
                 cursor.execute(CREATE_REJECTS_STAGING)
-            self._connection, self._cleaned_at = connection, None
+            self._connection, self._locked, self._cleaned_at = connection, None, None
         return self._connection
 
     def write(self, batch: Batch, rows: BatchRows) -> int:
         """Write one batch once, retrying transient errors; the rows written (windows and rejects).
-        A batch without rows (a watermark-only one) only deletes the state of the windows it closed: it
-        is not in the ledger, and replaying it changes nothing."""
+        A batch without rows (its events were all copies or late) only deletes the state of the windows
+        its watermark closed: it is not in the ledger, and replaying it changes nothing."""
         if not (rows.partials or rows.rejects or rows.closed_before_ms is not None):
             return 0
         tries, attempt = len(RETRY_DELAYS) + 1, 0
@@ -220,6 +221,7 @@ class PostgresSink:
     def _write_once(self, batch: Batch, rows: BatchRows) -> int:
         connection = self._connect()
         with connection, connection.cursor() as cursor:
+            self._hold_query_lock(cursor, batch.query_id)
             if not (rows.partials or rows.rejects):
                 cursor.execute(DELETE_CLOSED_STATE, (batch.query_id, rows.closed_before_ms))
                 return 0
@@ -231,7 +233,9 @@ class PostgresSink:
                     batch.batch_id,
                 )
                 return 0
-            if self._cleaned_at is None or self._clock() - self._cleaned_at >= CLEANUP_EVERY_SECONDS:
+            if self._locked == batch.query_id and (
+                self._cleaned_at is None or self._clock() - self._cleaned_at >= CLEANUP_EVERY_SECONDS
+            ):
                 self._delete_abandoned_state(cursor, batch.query_id)
             written = 0
             if rows.partials:
@@ -253,10 +257,18 @@ class PostgresSink:
             cursor.execute(COUNT_BATCH_ROWS, (written, batch.query_id, batch.batch_id))
             return written
 
+    def _hold_query_lock(self, cursor, query_id: str) -> None:
+        """Take this query's lock for the connection (a session lock: it outlives the transaction), so no
+        other job deletes its windows' state; tried again at the next batch while another session has it."""
+        if self._locked != query_id:
+            cursor.execute(LOCK_QUERY, (query_id,))
+            if cursor.fetchone()[0]:
+                self._locked = query_id
+            else:
+                log.warning("query %s: its lock is held by another session (another job on this checkpoint?)", query_id)
+
     def _delete_abandoned_state(self, cursor, query_id: str) -> None:
-        """Hold this query's lock (a session lock: it outlives the transaction) and delete the window state
-        that earlier checkpoints left behind."""
-        cursor.execute(LOCK_QUERY, (query_id,))
+        """Delete the window state that earlier checkpoints left behind."""
         cursor.execute(DELETE_ABANDONED_STATE, {"query_id": query_id, "quiet": ABANDONED_AFTER_SECONDS})
         if cursor.rowcount:
             log.info("deleted the window state of earlier checkpoints (%d windows)", cursor.rowcount)

@@ -84,6 +84,8 @@ class AnswerCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._version: int | None = None
+        self._reads_begun = 0  # version reads begun, numbered in order
+        self._stored_after = 0  # reads numbered from this one began after the stored version was read
         self._checked_at = float("-inf")
         self._cleared_at = float("-inf")
         self._generation = 0  # how many times the answers were dropped
@@ -107,13 +109,18 @@ class AnswerCache:
         with self._lock:
             if self._clock() - self._checked_at < self.check_seconds and self._version is not None:
                 return self._version, self._generation
+            read_number = self._reads_begun
+            self._reads_begun += 1
         version = self.read_version()  # outside the lock: a slow database must not hold every thread
         with self._lock:
-            if self._version is not None and version < self._version:
-                # The version only grows: this read's snapshot is older than the one that found the
-                # stored version, though it ended later. It tells nothing about the present, so the
-                # version, its answers and when it was last seen (_checked_at) stay as they are.
+            if self._version is not None and version < self._version and read_number < self._stored_after:
+                # The version only grows: a read that began before the stored version was read, and
+                # saw an older one, saw an older snapshot. It tells nothing about the present, so the
+                # version, its answers and when it was last seen (_checked_at) stay as they are. (A
+                # lower version read after that is a database recreated or restored: it is taken.)
                 return self._version, self._generation
+            if version != self._version:
+                self._stored_after = self._reads_begun
             last_seen_before, self._checked_at = self._checked_at, self._clock()
             changed = version != self._version
             if changed or self._checked_at - self._cleared_at >= self.max_age_seconds:

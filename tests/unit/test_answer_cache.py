@@ -210,6 +210,17 @@ def test_a_slow_read_of_an_older_version_never_takes_the_cache_back():
     assert cache.current_version() == 2 and database.version_reads == reads + 1
 
 
+def test_a_lower_version_read_after_the_stored_one_is_taken_a_database_recreated():
+    clock, database = Clock(), Database()
+    cache = AnswerCache(database.read_version, stale_seconds=0.25, clock=clock)
+    database.version = 7
+    assert cache.answer("/api/latest", database.compute).body == b"answer at version 7"
+    database.version = 1  # the database was recreated: its counter starts again
+    clock.now = 1
+    assert cache.current_version() == 1
+    assert cache.answer("/api/latest", database.compute, previous_allowed=False).body == b"answer at version 1"
+
+
 def test_when_the_computation_fails_the_waiting_requests_compute_on_their_own():
     database = Database()
     cache = AnswerCache(database.read_version, stale_seconds=10)
