@@ -101,8 +101,6 @@ def build_source(args, settings) -> Source:
         settings.finnhub_api_key,
         settings.finnhub_base_url,
         limiter,
-        per_minute=settings.finnhub_max_calls_per_minute,
-        minute=args.limit_window,
         timeout=settings.finnhub_timeout_seconds,
         interval=args.interval or settings.poll_interval_seconds,
     )

@@ -48,8 +48,6 @@ class FinnhubQuoteSource:
         base_url: str,
         limiter: RateLimiter,
         *,
-        per_minute: int,
-        minute: float = FINNHUB_MINUTE,
         timeout: float,
         interval: float,
         policy: RetryPolicy = RetryPolicy(),
@@ -59,8 +57,6 @@ class FinnhubQuoteSource:
         self.interval = interval
         self._api_key = api_key
         self._limiter = limiter
-        self._per_minute = per_minute
-        self._minute = minute
         self._policy = policy
         self._rng = rng or random.Random()
         self._client = finnhub.Client(api_key=api_key)
@@ -75,8 +71,9 @@ class FinnhubQuoteSource:
 
     def usage(self) -> str:
         """Calls made in the last minute against the limit, for the cycle's log line."""
-        window = "minute" if self._minute == FINNHUB_MINUTE else f"{self._minute:g} s"
-        return f"{self._limiter.used(time.monotonic(), self._minute)}/{self._per_minute} calls in the last {window}"
+        limit, seconds = self._limiter.widest
+        window = "minute" if seconds == FINNHUB_MINUTE else f"{seconds:g} s"
+        return f"{self._limiter.used(time.monotonic(), seconds)}/{limit} calls in the last {window}"
 
     def run_cycle(self, publisher: Publisher, stop: threading.Event, deadline: float) -> CycleResult:
         """Poll every symbol once; retries of a symbol stop at `deadline` (the next cycle's start)."""

@@ -25,6 +25,12 @@ class RateLimiter:
         self._last_sent: float | None = None
         self._paused_until = float("-inf")
 
+    @property
+    def widest(self) -> tuple[int, float]:
+        """The limit with the longest window, as (limit, seconds)."""
+        limit, seconds, _ = max(self._limits, key=lambda held: held[1])
+        return limit, seconds
+
     def delay(self, now: float) -> float:
         """Seconds to wait from `now` until the next call may be sent (0: now; inf: until a call ends)."""
         wait = self._paused_until - now

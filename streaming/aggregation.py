@@ -84,8 +84,7 @@ class WindowPartials:
     them takes about a hundred py4j calls, which was a live batch's largest cost in Python."""
 
     def __init__(self, window_seconds: list[int]):
-        # a size listed twice would count each event twice
-        self._sizes, self._grouping, self._aggregates, self._outputs = self._build(list(dict.fromkeys(window_seconds)))
+        self._sizes, self._grouping, self._aggregates, self._outputs = self._build(list(window_seconds))
 
     def of(self, batch: DataFrame) -> DataFrame:
         """The partials of one batch of de-duplicated keyed records."""

@@ -86,28 +86,36 @@ def checkpoint_query_id(checkpoint: Path) -> str:
     return json.loads((checkpoint / "metadata").read_text())["id"]
 
 
-def batch_records(checkpoint: Path, batch_id: int) -> int | None:
-    """How many Kafka records batch `batch_id` reads, from its offsets and the previous batch's in the
-    checkpoint's offset log; None when not known (the first batch starts from the earliest offsets)."""
+@dataclass(frozen=True)
+class LoggedBatch:
+    """What the checkpoint's offset log says of one batch; None where it cannot say."""
+
+    records: int | None  # Kafka records it reads (unknown for the first batch, which starts at the earliest)
+    watermark_ms: int | None  # its watermark: Spark judges the next batch's late events by it
+
+
+def logged_batch(checkpoint: Path, batch_id: int) -> LoggedBatch:
+    """Batch `batch_id` as its offset-log entry (and the previous batch's offsets) describe it."""
+    entry = _offset_log_entry(checkpoint, batch_id)
+    if entry is None:
+        return LoggedBatch(None, None)
+    metadata, offsets = entry
+    previous = _offset_log_entry(checkpoint, batch_id - 1)
     try:
-        end, start = (_offset_log_line(checkpoint, n, 2) for n in (batch_id, batch_id - 1))
+        watermark_ms = int(metadata["batchWatermarkMs"])
+    except (KeyError, TypeError, ValueError):
+        watermark_ms = None
+    return LoggedBatch(None if previous is None else offsets_between(previous[1], offsets), watermark_ms)
+
+
+def _offset_log_entry(checkpoint: Path, batch_id: int) -> tuple[dict, dict] | None:
+    """An offset-log entry ('v1', the batch metadata, then one line per source): its metadata and the
+    source's offsets; None when not readable."""
+    try:
+        lines = (checkpoint / "offsets" / str(batch_id)).read_text().splitlines()
+        return json.loads(lines[1]), json.loads(lines[2])
     except (OSError, ValueError, IndexError):
         return None
-    return offsets_between(start, end)
-
-
-def batch_watermark_ms(checkpoint: Path, batch_id: int) -> int | None:
-    """The watermark of batch `batch_id` (its offset log's batchWatermarkMs); None when not readable.
-    Spark judges the next batch's late events by it, so no later batch accepts an event before it."""
-    try:
-        return int(_offset_log_line(checkpoint, batch_id, 1)["batchWatermarkMs"])
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
-        return None
-
-
-def _offset_log_line(checkpoint: Path, batch_id: int, line: int) -> dict:
-    """One JSON line of an offset-log entry: 'v1', the batch metadata (1), then one line per source (2)."""
-    return json.loads((checkpoint / "offsets" / str(batch_id)).read_text().splitlines()[line])
 
 
 def offsets_between(start: dict, end: dict) -> int | None:
@@ -154,15 +162,14 @@ def start_query(
         begun.began(batch_id)
         if not query_ids:
             query_ids.append(checkpoint_query_id(checkpoint))
-        records = batch_records(checkpoint, batch_id)
-        if records is not None and records <= SMALL_BATCH_RECORDS:
+        logged = logged_batch(checkpoint, batch_id)
+        if logged.records is not None and logged.records <= SMALL_BATCH_RECORDS:
             batch = batch.coalesce(1)  # de-duplicated and aggregated in one task, with no shuffle between
         rows = partials.of(batch).collect()  # one action: the batch is read once
-        closed_before = batch_watermark_ms(checkpoint, batch_id)
-        if closed_before is None and not warned_unreadable:
+        if logged.watermark_ms is None and not warned_unreadable:
             warned_unreadable = True
             log.warning("the checkpoint's offset log is not readable here: closed windows' state is kept")
-        batch_rows = BatchRows.from_window_partials(rows, closed_before)
+        batch_rows = BatchRows.from_window_partials(rows, logged.watermark_ms)
         try:
             report.written(batch_id, sink.write(Batch(query_ids[0], QUERY_NAME, batch_id), batch_rows))
         except SinkError as exc:

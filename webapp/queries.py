@@ -117,23 +117,17 @@ INDEXED_SPIKE = "abs(close_price / open_price - 1) * 100 >= 2"
 THRESHOLD_BELOW_INDEX = (
     "coalesce(nullif(current_setting('stocks.spike_threshold_pct', true), '')::double precision, 2) < 2"
 )
-SPIKES = text(
-    f"""
-    SELECT * FROM (
-        (SELECT {SPIKE_FIELDS} FROM price_spikes
-         WHERE {SPIKE_CONDITION} AND {INDEXED_SPIKE}
-         ORDER BY window_start DESC, symbol DESC
-         LIMIT :limit)
-        UNION ALL
-        (SELECT {SPIKE_FIELDS} FROM price_spikes
-         WHERE {SPIKE_CONDITION} AND NOT {INDEXED_SPIKE} AND {THRESHOLD_BELOW_INDEX}
-         ORDER BY window_start DESC, symbol DESC
-         LIMIT :limit)
-        ORDER BY window_start DESC, symbol DESC
-        LIMIT :limit
-    ) newest
-    ORDER BY window_start, symbol
-    """
+
+
+def newest_spikes(condition: str) -> str:
+    """The newest :limit spikes of the view that meet `condition`, read newest first."""
+    return f"""(SELECT {SPIKE_FIELDS} FROM price_spikes WHERE {SPIKE_CONDITION} AND {condition}
+             ORDER BY window_start DESC, symbol DESC LIMIT :limit)"""
+
+
+SMALLER_SPIKES = newest_spikes(f"NOT {INDEXED_SPIKE} AND {THRESHOLD_BELOW_INDEX}")
+SPIKES = newest_oldest_first(
+    SPIKE_FIELDS, f"({newest_spikes(INDEXED_SPIKE)} UNION ALL {SMALLER_SPIKES}) spikes", "true"
 )
 
 # The view top_movers, for one window size, from index probes: per symbol and period its first and

@@ -13,32 +13,9 @@ MINUTE_MS = 60_000
 START_MS = 1_795_168_800_000  # 2026-11-20 10:00:00 UTC
 
 
-def partial(start_ms, price, event_id, count=1):
-    """A window's partial aggregate of `count` events at one price (PARTIAL_COLUMNS)."""
-    at = start_ms + 1_000
-    return (
-        "AAPL",
-        start_ms,
-        start_ms + MINUTE_MS,
-        at,
-        event_id,
-        price,
-        at,
-        event_id,
-        price,
-        price,
-        price,
-        count,
-        price * count,
-        0.0,
-        2.0 * count,
-        2.0 * price * count,
-    )
-
-
-def partial_of(start_ms, prices, first_id):
-    """A window's partial aggregate of events one second apart at these prices, as a batch brings it: the
-    sum of squared deviations taken from the partial's own mean."""
+def partial(start_ms, prices, first_id):
+    """A window's partial aggregate (PARTIAL_COLUMNS) of events one second apart at these prices, each of
+    volume 2, as a batch brings it: the sum of squared deviations taken from the partial's own mean."""
     ids = [f"{first_id}-{n:02d}" for n in range(len(prices))]
     at = [start_ms + 1_000 * (n + 1) for n in range(len(prices))]
     mean = math.fsum(prices) / len(prices)
@@ -58,8 +35,8 @@ def partial_of(start_ms, prices, first_id):
         len(prices),
         math.fsum(prices),
         m2,
-        None,
-        None,
+        2.0 * len(prices),
+        2.0 * math.fsum(prices),
     )
 
 
@@ -78,10 +55,10 @@ def window(db):
 def test_a_replayed_batch_changes_nothing(stack, db):
     sink = PostgresSink(stack.database_url)
     batch = Batch("query-1", "aggregates", 7)
-    assert sink.write(batch, BatchRows([partial(START_MS, 10.0, "a")], [REJECT])) == 2
+    assert sink.write(batch, BatchRows([partial(START_MS, [10.0], "a")], [REJECT])) == 2
     # What a replay after a crash may carry: the same batch, perhaps with other rows.
     again = BatchRows(
-        [partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 12.0, "b")], [REJECT, ("t", 0, 42, "x", "y")]
+        [partial(START_MS, [10.0], "a"), partial(START_MS + MINUTE_MS, [12.0], "b")], [REJECT, ("t", 0, 42, "x", "y")]
     )
     assert sink.write(batch, again) == 0
     assert rejects(db) == [(41, "not a valid JSON object")]
@@ -90,7 +67,7 @@ def test_a_replayed_batch_changes_nothing(stack, db):
         cursor.execute("SELECT query_name, rows_written FROM streaming_batches WHERE query_id = 'query-1'")
         assert cursor.fetchall() == [("aggregates", 2)]
     # The next batch of the same query folds into the window; a new query (checkpoint) starts it afresh.
-    assert sink.write(Batch("query-1", "aggregates", 8), BatchRows([partial(START_MS, 13.0, "c", 2)], [])) == 1
+    assert sink.write(Batch("query-1", "aggregates", 8), BatchRows([partial(START_MS, [13.0, 13.0], "c")], [])) == 1
     assert window(db) == [(3, 12.0, 6.0, 12.0)]
     assert sink.write(Batch("query-2", "aggregates", 7), again) == 3  # two windows and the new reject
     assert window(db) == [(1, 10.0, 2.0, 10.0), (1, 12.0, 2.0, 12.0)]
@@ -99,7 +76,7 @@ def test_a_replayed_batch_changes_nothing(stack, db):
 
 def test_the_state_of_windows_the_watermark_closed_is_deleted(stack, db):
     sink = PostgresSink(stack.database_url)
-    older, newer = partial(START_MS, 10.0, "a"), partial(START_MS + MINUTE_MS, 11.0, "b")
+    older, newer = partial(START_MS, [10.0], "a"), partial(START_MS + MINUTE_MS, [11.0], "b")
     sink.write(Batch("query-4", "aggregates", 0), BatchRows([older, newer], [], closed_before_ms=START_MS + MINUTE_MS))
     with db.cursor() as cursor:
         cursor.execute(
@@ -133,7 +110,7 @@ def test_an_unreachable_database_is_retried_then_reported():
 def test_a_batch_postgres_refuses_fails_at_once_and_writes_nothing(stack, db):
     waits = []
     sink = PostgresSink(stack.database_url, sleep=waits.append)
-    bad = BatchRows([partial(START_MS, 10.0, "a")], [("t", "not-a-partition", 1, "raw", "reason")])
+    bad = BatchRows([partial(START_MS, [10.0], "a")], [("t", "not-a-partition", 1, "raw", "reason")])
     with pytest.raises(SinkError, match="Postgres refused the batch"):
         sink.write(Batch("query-3", "aggregates", 0), bad)
     assert waits == []
@@ -155,9 +132,7 @@ def test_the_standard_deviation_keeps_its_digits_when_prices_are_close(stack, db
     ]
     sink = PostgresSink(stack.database_url)
     for batch_id, prices in enumerate(batches):
-        sink.write(
-            Batch("query-5", "aggregates", batch_id), BatchRows([partial_of(START_MS, prices, f"b{batch_id}")], [])
-        )
+        sink.write(Batch("query-5", "aggregates", batch_id), BatchRows([partial(START_MS, prices, f"b{batch_id}")], []))
     sink.close()
     every_price = [p for prices in batches for p in prices]
     with db.cursor() as cursor:
@@ -170,12 +145,12 @@ def test_the_standard_deviation_keeps_its_digits_when_prices_are_close(stack, db
 
 def test_window_state_left_by_an_earlier_checkpoint_is_deleted(stack, db):
     earlier = PostgresSink(stack.database_url)
-    earlier.write(Batch("query-earlier", "aggregates", 0), BatchRows([partial(START_MS, 10.0, "a")], []))
+    earlier.write(Batch("query-earlier", "aggregates", 0), BatchRows([partial(START_MS, [10.0], "a")], []))
     earlier.close()  # that job stopped, its checkpoint deleted
     running = PostgresSink(stack.database_url)  # another job, on another checkpoint, still running
-    running.write(Batch("query-running", "aggregates", 0), BatchRows([partial(START_MS, 11.0, "b")], []))
+    running.write(Batch("query-running", "aggregates", 0), BatchRows([partial(START_MS, [11.0], "b")], []))
     recent = PostgresSink(stack.database_url)  # a job that stopped (or lost Postgres) moments ago
-    recent.write(Batch("query-recent", "aggregates", 0), BatchRows([partial(START_MS, 12.0, "c")], []))
+    recent.write(Batch("query-recent", "aggregates", 0), BatchRows([partial(START_MS, [12.0], "c")], []))
     recent.close()
     with db.cursor() as cursor:
         cursor.execute(
@@ -183,7 +158,7 @@ def test_window_state_left_by_an_earlier_checkpoint_is_deleted(stack, db):
             "WHERE query_id IN ('query-earlier', 'query-running')"
         )
     sink = PostgresSink(stack.database_url)
-    sink.write(Batch("query-new", "aggregates", 0), BatchRows([partial(START_MS + MINUTE_MS, 13.0, "d")], []))
+    sink.write(Batch("query-new", "aggregates", 0), BatchRows([partial(START_MS + MINUTE_MS, [13.0], "d")], []))
     with db.cursor() as cursor:
         cursor.execute("SELECT DISTINCT query_id FROM stock_window_state ORDER BY 1")
         assert [q for (q,) in cursor.fetchall()] == ["query-new", "query-recent", "query-running"]
@@ -198,7 +173,7 @@ def test_window_state_left_by_an_earlier_checkpoint_is_deleted(stack, db):
         later = PostgresSink(stack.database_url)
         later.write(
             Batch("query-new", "aggregates", batch_id),
-            BatchRows([partial(START_MS + 2 * MINUTE_MS, 14.0, f"e{batch_id}")], []),
+            BatchRows([partial(START_MS + 2 * MINUTE_MS, [14.0], f"e{batch_id}")], []),
         )
         later.close()
         with db.cursor() as cursor:
