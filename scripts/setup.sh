@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: system packages (Postgres server, Chromium, wrk),
-# the Python virtualenv, and the JVM jars (Kafka broker, Spark's Kafka source) resolved by Maven.
+# the Python virtualenv, the JVM jars (Kafka broker, Spark's Kafka source) resolved by Maven, and the
+# job's de-duplication operator (jvm/dedupe) built by Maven.
 # Each step is skipped when its inputs have not changed since it last succeeded.
 # `scripts/setup.sh python`: the virtualenv only.
 set -euo pipefail
@@ -74,6 +75,22 @@ resolve_jars() {
   echo "$want" >"$stamp"
 }
 
+build_jar() {  # a jar of this project's own JVM code (jvm/<name>), built against pyspark's Spark
+  local name=$1 dest=$JARS/$1 stamp want
+  stamp=$dest/.sources.sha256
+  want=$({ cat "jvm/$name/pom.xml"; find "jvm/$name/src" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat; } |
+    sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  say "building the $name jar with Maven"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  mvn --batch-mode --quiet -Dstyle.color=never -f "jvm/$name/pom.xml" clean package
+  cp "jvm/$name"/target/*.jar "$dest/"
+  echo "$want" >"$stamp"
+}
+
 install_web_libraries() {
   local stamp=webapp/node_modules/.lock.sha256 want
   want=$(digest webapp/package-lock.json)
@@ -96,4 +113,5 @@ install_python
 install_web_libraries
 resolve_jars kafka
 resolve_jars spark
-say "ready: $VENV, $JARS/kafka ($(ls $JARS/kafka/*.jar | wc -l) jars), $JARS/spark ($(ls $JARS/spark/*.jar | wc -l) jars)"
+build_jar dedupe
+say "ready: $VENV, $JARS/kafka ($(ls $JARS/kafka/*.jar | wc -l) jars), $JARS/spark ($(ls $JARS/spark/*.jar | wc -l) jars), $JARS/dedupe"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from common.settings import Settings
 from streaming.aggregation import WindowPartials, deduplicate, keyed_records
+from streaming.durations import duration_seconds, parse_duration  # noqa: F401 (also this module's interface)
 from streaming.graceful_stop import BatchesBegun
 from streaming.parsing import parse_records
 from streaming.progress import BatchReport
@@ -20,9 +20,9 @@ from streaming.sink import Batch, BatchRows, PostgresSink, SinkError
 
 log = logging.getLogger(__name__)
 
-DURATION = re.compile(r"^\s*(\d+)\s+(millisecond|second|minute|hour|day)s?\s*$")
-UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
 QUERY_NAME = "aggregates"  # also the name of its checkpoint folder, under CHECKPOINT_DIR/<topic>/
+# The stateful operator of the job's checkpoints before jvm/dedupe, as Spark names it in their state.
+SCANNING_DEDUPE = "dedupeWithinWatermark"
 # A batch of at most this many records is aggregated in one task: for a live batch of ~50 records, a
 # shuffle stage of its own cost ~90 ms of ~450, and parallelism saves nothing.
 SMALL_BATCH_RECORDS = 5_000
@@ -40,29 +40,6 @@ class JobOptions:
     available_now: bool = False
     max_offsets_per_trigger: int | None = None
     progress_log: Path | None = None
-
-
-def parse_duration(text: str, allow_zero: bool = False, allow_milliseconds: bool = False) -> str:
-    """Normalize '5 minutes' / '1 minute' / '30 seconds' (and '250 milliseconds' if allowed); ValueError otherwise."""
-    match = DURATION.match(text)
-    if (
-        not match
-        or int(match.group(1)) < (0 if allow_zero else 1)
-        or (match.group(2) == "millisecond" and not allow_milliseconds)
-    ):
-        example = "'250 milliseconds', '1 second'" if allow_milliseconds else "'1 minute' or '30 seconds'"
-        raise ValueError(f"not a duration like {example}: {text!r}")
-    count, unit = int(match.group(1)), match.group(2)
-    return f"{count} {unit}" + ("s" if count != 1 else "")
-
-
-def duration_seconds(duration: str) -> float:
-    """'5 minutes' -> 300; '250 milliseconds' -> 0.25."""
-    match = DURATION.match(duration)
-    if match is None:
-        raise ValueError(f"not a duration: {duration!r}")
-    count, unit = match.groups()
-    return int(count) * UNIT_SECONDS[unit]
 
 
 def read_topic(spark: SparkSession, settings: Settings, options: JobOptions) -> DataFrame:
@@ -134,6 +111,31 @@ def old_layout_checkpoints(checkpoint_root: Path) -> list[Path]:
     return sorted(p for p in checkpoint_root.glob("*") if p.name == "rejects" or p.name.startswith("aggregates-"))
 
 
+def uses_scanning_dedupe(checkpoint: Path) -> bool:
+    """Whether a checkpoint's state was written by Spark's dropDuplicatesWithinWatermark (the job before
+    the timer-evicted operator): Spark names its stateful operators in the state's metadata, and refuses
+    to restart a checkpoint with another (STREAMING_STATEFUL_OPERATOR_NOT_MATCH_IN_STATE_METADATA)."""
+    try:
+        text = (checkpoint / "state" / "0" / "_metadata" / "metadata").read_text()
+    except OSError:
+        return False
+    return any(
+        json.loads(line).get("operatorInfo", {}).get("operatorName") == SCANNING_DEDUPE
+        for line in text.splitlines()[1:]
+        if line.startswith("{")
+    )
+
+
+def set_aside(checkpoint: Path) -> Path:
+    """Rename a checkpoint the job can no longer restart to a free name beside it; that name."""
+    for n in range(1, 1000):
+        aside = checkpoint.with_name(f"{checkpoint.name}.{SCANNING_DEDUPE}" + (f".{n}" if n > 1 else ""))
+        if not aside.exists():
+            checkpoint.rename(aside)
+            return aside
+    raise RuntimeError(f"no free name beside {checkpoint} to set it aside")
+
+
 def start_query(
     spark: SparkSession, settings: Settings, options: JobOptions, report: BatchReport, begun: BatchesBegun
 ) -> StreamingQuery:
@@ -150,6 +152,16 @@ def start_query(
             checkpoint_root,
             ", ".join(p.name for p in old),
             checkpoint,
+        )
+    if uses_scanning_dedupe(checkpoint):
+        aside = set_aside(checkpoint)
+        log.warning(
+            "%s was written by the earlier de-duplication (Spark's %s), whose state the job's operator cannot "
+            "take over: it is now %s, and the job starts a new checkpoint from the topic's earliest offset, "
+            "recomputing the windows the topic still holds; the old folder can be deleted",
+            checkpoint,
+            SCANNING_DEDUPE,
+            aside.name,
         )
     # windows and the watermark are whole seconds (parse_duration allows no milliseconds for them)
     partials = WindowPartials([int(duration_seconds(w)) for w in options.windows])

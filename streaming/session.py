@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 from common.settings import REPO_ROOT
 
 CONNECTOR_JARS_DIR = REPO_ROOT / "var" / "jars" / "spark"
+DEDUPE_JARS_DIR = REPO_ROOT / "var" / "jars" / "dedupe"  # the job's de-duplication operator (jvm/dedupe)
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 # The driver JVM's heap when the job starts it. The state lives in RocksDB, off the heap, and Spark
 # spills what does not fit; left to the JVM's default (a quarter of the machine's memory), the heap
@@ -24,10 +25,14 @@ def use_utc() -> None:
 
 
 def connector_jars() -> list[str]:
-    """Spark's Kafka source and its dependencies, as resolved by `make setup`."""
-    jars = sorted(str(p) for p in CONNECTOR_JARS_DIR.glob("*.jar"))
-    if not jars:
-        raise RuntimeError(f"no Kafka connector jars in {CONNECTOR_JARS_DIR}: run `make setup` first")
+    """Spark's Kafka source and its dependencies, and the job's de-duplication operator, as `make setup`
+    resolves and builds them."""
+    jars = []
+    for folder, what in ((CONNECTOR_JARS_DIR, "Kafka connector"), (DEDUPE_JARS_DIR, "de-duplication operator")):
+        found = sorted(str(p) for p in folder.glob("*.jar"))
+        if not found:
+            raise RuntimeError(f"no {what} jar in {folder}: run `make setup` first")
+        jars += found
     return jars
 
 

@@ -83,7 +83,7 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_reference_table(
     publish(stack.bootstrap_servers, topic, events)
     deps = tmp_path / "deps.zip"
     subprocess.run(["zip", "-qr", str(deps), "common", "streaming"], cwd=REPO_ROOT, check=True)
-    jars = ",".join(sorted(str(p) for p in (REPO_ROOT / "var" / "jars" / "spark").glob("*.jar")))
+    jars = ",".join(sorted(str(p) for d in ("spark", "dedupe") for p in (REPO_ROOT / "var" / "jars" / d).glob("*.jar")))
     env = activated(pipeline_env(topic))
     result = subprocess.run(
         [

@@ -1,10 +1,11 @@
 import re
 
 
-def test_spark_connector_matches_the_pinned_pyspark(repo_root):
+def test_spark_connector_and_dedupe_operator_match_the_pinned_pyspark(repo_root):
     pinned = re.search(r"^pyspark==(\S+)$", (repo_root / "requirements.txt").read_text(), re.M).group(1)
-    pom = (repo_root / "jvm" / "spark" / "pom.xml").read_text()
-    assert re.search(r"<spark.version>(.*?)</spark.version>", pom).group(1) == pinned
+    for name in ("spark", "dedupe"):
+        pom = (repo_root / "jvm" / name / "pom.xml").read_text()
+        assert re.search(r"<spark.version>(.*?)</spark.version>", pom).group(1) == pinned, name
 
 
 def test_every_requirement_is_pinned(repo_root):
