@@ -14,8 +14,9 @@ from common.entrypoint import configure_logging, stop_on_signals
 from common.servers import ServerUnreachable, require_kafka, require_postgres
 from common.settings import SettingsError, load_settings
 from common.topics import ensure_topics
+from streaming.durations import duration_seconds, parse_duration
 from streaming.graceful_stop import BatchesBegun, stop_between_batches
-from streaming.job import JobOptions, duration_seconds, parse_duration, start_query
+from streaming.job import JobOptions, start_query
 from streaming.progress import BatchReport
 from streaming.session import build_spark_session
 

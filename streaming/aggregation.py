@@ -49,14 +49,10 @@ REJECT_COLUMNS = ("topic", "partition", "kafka_offset", "raw_value", "reason")
 DEDUPLICATION_KEY = ["id", "partition", "kafka_offset"]
 # The streaming de-duplication (jvm/dedupe's DedupeWithinWatermark, built by `make setup`): ids grouped by
 # event-time bucket and shard, each group forgotten by one event-time timer once the watermark passes its
-# bucket's end + the delay. Spark's dropDuplicatesWithinWatermark scanned every id it held at every batch.
-# An id is remembered up to one bucket longer than Spark's operator did (2 minutes + 5 s: 4 % more state).
+# bucket's end (Spark's dropDuplicatesWithinWatermark scanned every id it held at every batch). A copy is
+# recognised in its original's bucket: it carries its original's event time, since an id names one
+# observation; once forgotten, a copy's event time is behind the watermark and Spark drops it as late.
 DEDUPE_BUCKET_MS = 5_000
-# Remembered until the watermark passes its event time + the delay, as by Spark's operator: a copy with
-# another event time is still recognised. Every id the producer makes embeds its event time, so a copy
-# always has its original's, and forgetting an id once the watermark passes its event time (keep 0)
-# would give the same rows, the same late count and half the state: to decide after measuring it.
-DEDUPE_KEEPS_OTHER_EVENT_TIMES = True
 # Groups per bucket: a second's 50,000 ids spread over the shuffle partitions, a handful of timers a batch.
 DEDUPE_SHARDS = 16
 
@@ -93,8 +89,7 @@ def deduplicate(records: DataFrame, watermark: str) -> DataFrame:
     spark = records.sparkSession
     operator = spark._jvm.local.stockpipeline.dedupe.DedupeWithinWatermark  # type: ignore[union-attr]
     delay_ms = int(duration_seconds(watermark) * 1000)
-    keep_ms = delay_ms if DEDUPE_KEEPS_OTHER_EVENT_TIMES else 0
-    deduplicated = operator.apply(records._jdf, "id", "event_ts", delay_ms, keep_ms, DEDUPE_BUCKET_MS, DEDUPE_SHARDS)
+    deduplicated = operator.apply(records._jdf, "id", "event_ts", delay_ms, DEDUPE_BUCKET_MS, DEDUPE_SHARDS)
     return DataFrame(deduplicated, spark)
 
 

@@ -12,7 +12,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from common.settings import Settings
 from streaming.aggregation import WindowPartials, deduplicate, keyed_records
-from streaming.durations import duration_seconds, parse_duration  # noqa: F401 (also this module's interface)
+from streaming.durations import duration_seconds
 from streaming.graceful_stop import BatchesBegun
 from streaming.parsing import parse_records
 from streaming.progress import BatchReport

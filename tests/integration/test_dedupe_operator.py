@@ -34,14 +34,14 @@ BATCHES = [
         {"a", "b", "R:not json", 'R:{"id": "x"}'},
     ),
     ([event("a", 100), event("c", 130), "{bad"], {"c", "R:{bad"}),  # a remembered; watermark 91 -> 120
-    ([event("b", 101), event("d", 115), event("e", 135), event("c", 130)], {"d", "e"}),  # b, c remembered
-    ([event("f", 200)], {"f"}),  # evicts a, b (bucket [100, 105) s: timer at 115 <= 125)
-    ([event("g", 201), event("c", 130), event("f", 200)], {"g"}),  # c, f remembered; evicts c, d, e
+    # b, c remembered; evicts a, b, d (their buckets' timers, 105 and 120, <= 120)
+    ([event("b", 101), event("d", 115), event("e", 135), event("c", 130)], {"d", "e"}),
+    ([event("f", 200)], {"f"}),  # nothing expires: c's and e's timers (135, 140) > 125
+    ([event("g", 201), event("c", 130), event("f", 200)], {"g"}),  # c, f remembered; evicts c, e
     ([event("f", 200), event("h", 230), event("b", 101), event("c", 130)], {"h"}),  # b, c late (< 190)
 ]
 LATE = [0, 0, 0, 0, 0, 2]
-IDS_HELD = [2, 3, 3, 4, 2, 3]  # after each batch: the ids of the buckets whose timer has not fired
-IDS_HELD_KEEP_0 = [2, 3, 2, 3, 2, 3]  # forgotten once the watermark passes their bucket's end
+IDS_HELD = [2, 3, 2, 3, 2, 3]  # after each batch: forgotten once the watermark passes their bucket's end
 
 
 def write_batches(folder, batches):
@@ -88,19 +88,6 @@ def test_first_copies_pass_rejects_always_late_events_dropped_and_counted(spark,
     assert [op["numRowsTotal"] for op in operators] == IDS_HELD
 
 
-def test_forgetting_ids_once_the_watermark_passes_their_bucket_keeps_the_same_rows(spark, tmp_path):
-    """keep 0: a copy with its original's event time is late by then, and dropped and counted as such."""
-
-    def keep_0(records):
-        operator = spark._jvm.local.stockpipeline.dedupe.DedupeWithinWatermark
-        return DataFrame(operator.apply(records._jdf, "id", "event_ts", 10 * S, 0, 5 * S, 16), spark)
-
-    kept, operators = run_batches(spark, tmp_path, BATCHES, keep_0)
-    assert kept == [expected for _, expected in BATCHES]
-    assert [op["numRowsDroppedByWatermark"] for op in operators] == LATE
-    assert [op["numRowsTotal"] for op in operators] == IDS_HELD_KEEP_0
-
-
 def test_a_batch_reads_only_the_timers_that_expire(spark, tmp_path):
     """2,000 ids, then batches that expire none, then one that expires them all: Spark's own operator
     read its whole state through an iterator at every batch; this one reads nothing until ids expire."""
@@ -116,6 +103,6 @@ def test_a_batch_reads_only_the_timers_that_expire(spark, tmp_path):
     read = [op["customMetrics"].get("rocksdbTotalBytesReadThroughIterator", 0) for op in operators]
     expired = [op["customMetrics"].get("numExpiredTimers", 0) for op in operators]
     removed = [op["numRowsRemoved"] for op in operators]
-    assert read[1] == read[2] == 0 and read[4] > 0  # nothing expires before the watermark passes 1015
+    assert read[1] == read[2] == 0 and read[4] > 0  # nothing expires before the watermark passes 1005
     assert expired[:4] == [0, 0, 0, 0] and 1 <= expired[4] <= 16 * 3  # a timer a group, not an id
     assert removed == [0, 0, 0, 0, 2002]

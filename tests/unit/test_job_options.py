@@ -1,7 +1,7 @@
 import pytest
 
 from streaming.__main__ import parse_args
-from streaming.job import duration_seconds, parse_duration
+from streaming.durations import duration_seconds, parse_duration
 
 
 @pytest.mark.parametrize(

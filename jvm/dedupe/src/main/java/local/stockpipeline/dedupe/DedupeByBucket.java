@@ -12,24 +12,22 @@ import org.apache.spark.sql.streaming.TimerValues;
 import scala.collection.Iterator;
 
 /**
- * The "bucket" shape: one group per (event-time bucket, shard), the group's ids in a map, and one
- * event-time timer per group at the bucket's end + keepMs that clears the whole map.
+ * One group per (event-time bucket, shard of the id): the group's ids in a map, and one event-time
+ * timer at the bucket's end that clears the whole map.
  *
  * <p>Per record: one map lookup, and one put for a new id. Per group and batch: one prefix seek
- * (does the group hold ids yet?), and a timer (two puts) for a new group. Per expiry: one range-scan
- * step over the timer index, a prefix scan of the group's ids and a delete each, two timer deletes.
+ * (does the group hold ids yet?), and a timer for a new group. Per expiry: one step of the timer
+ * index's range scan, a prefix scan of the group's ids and a delete each.
  */
 final class DedupeByBucket extends StatefulProcessor<Long, Row, Row> {
 
   private final int idIndex;
-  private final long keepMs;
   private final long bucketMs;
   private final long shards;
   private transient MapState<String, Boolean> ids;
 
-  DedupeByBucket(int idIndex, long keepMs, long bucketMs, int shards) {
+  DedupeByBucket(int idIndex, long bucketMs, int shards) {
     this.idIndex = idIndex;
-    this.keepMs = keepMs;
     this.bucketMs = bucketMs;
     this.shards = shards;
   }
@@ -47,7 +45,7 @@ final class DedupeByBucket extends StatefulProcessor<Long, Row, Row> {
     // Spark calls this once per group and batch, with at least one row that is not late.
     if (!ids.exists()) {
       long bucket = Math.floorDiv(group, shards);
-      getHandle().registerTimer((bucket + 1) * bucketMs + keepMs);
+      getHandle().registerTimer((bucket + 1) * bucketMs);
     }
     return rows.filter(
         row -> {
