@@ -60,6 +60,10 @@ install_python() {
   echo "$want" >"$stamp"
 }
 
+maven() {  # quiet, and without the colour resets Maven's console still prints in batch mode
+  mvn --batch-mode --quiet -Dstyle.color=never "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+}
+
 resolve_jars() {
   local name=$1 dest=$JARS/$1 stamp want
   stamp=$dest/.pom.sha256
@@ -70,7 +74,7 @@ resolve_jars() {
   say "resolving $name jars with Maven"
   rm -rf "$dest"
   mkdir -p "$dest"
-  mvn --batch-mode --quiet -Dstyle.color=never -f "jvm/$name/pom.xml" dependency:copy-dependencies \
+  maven -f "jvm/$name/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$PWD/$dest"
   echo "$want" >"$stamp"
 }
@@ -86,7 +90,7 @@ build_jar() {  # a jar of this project's own JVM code (jvm/<name>), built agains
   say "building the $name jar with Maven"
   rm -rf "$dest"
   mkdir -p "$dest"
-  mvn --batch-mode --quiet -Dstyle.color=never -f "jvm/$name/pom.xml" clean package
+  maven -f "jvm/$name/pom.xml" clean package
   cp "jvm/$name"/target/*.jar "$dest/"
   echo "$want" >"$stamp"
 }
