@@ -80,10 +80,10 @@ resolve_jars() {
 }
 
 build_jar() {  # a jar of this project's own JVM code (jvm/<name>), built against pyspark's Spark
-  local name=$1 dest=$JARS/$1 stamp want
+  local name=$1 dest=$JARS/$1 stamp want sources
   stamp=$dest/.sources.sha256
-  want=$({ cat "jvm/$name/pom.xml"; find "jvm/$name/src" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat; } |
-    sha256sum | cut -d' ' -f1)
+  mapfile -d '' sources < <(find "jvm/$name/pom.xml" "jvm/$name/src" -type f -print0 | LC_ALL=C sort -z)
+  want=$(digest "${sources[@]}")
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return
   fi

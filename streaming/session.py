@@ -24,7 +24,7 @@ def use_utc() -> None:
     time.tzset()
 
 
-def connector_jars() -> list[str]:
+def job_jars() -> list[str]:
     """Spark's Kafka source and its dependencies, and the job's de-duplication operator, as `make setup`
     resolves and builds them."""
     jars = []
@@ -65,7 +65,7 @@ def build_spark_session(app_name: str = "stock-aggregates") -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = (
             builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
-            .config("spark.jars", ",".join(connector_jars()))
+            .config("spark.jars", ",".join(job_jars()))
             .config("spark.driver.memory", DRIVER_MEMORY)
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")

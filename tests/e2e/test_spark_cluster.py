@@ -11,6 +11,7 @@ import pytest
 from common.settings import REPO_ROOT
 from devstack.process import free_port, wait_until
 from reference.aggregates import assert_rows_match, reference_aggregates, table_rows
+from streaming.session import job_jars
 from tests.faults import kill_9, start_command
 from tests.helpers import publish, trades
 
@@ -83,7 +84,7 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_reference_table(
     publish(stack.bootstrap_servers, topic, events)
     deps = tmp_path / "deps.zip"
     subprocess.run(["zip", "-qr", str(deps), "common", "streaming"], cwd=REPO_ROOT, check=True)
-    jars = ",".join(sorted(str(p) for d in ("spark", "dedupe") for p in (REPO_ROOT / "var" / "jars" / d).glob("*.jar")))
+    jars = ",".join(job_jars())  # what the job hands Spark itself when it starts its own JVM
     env = activated(pipeline_env(topic))
     result = subprocess.run(
         [
